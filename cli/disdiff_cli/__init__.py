@@ -1,0 +1,1 @@
+"""The disdiff command-line interface (Typer + rich); thin: parse, call the core, render."""

@@ -1,0 +1,55 @@
+"""The ``disdiff`` command. Sub-commands live in one module per noun; every heavy import
+(torch, timm, zarr, even the core's pydantic models) happens inside the command that needs it,
+so ``disdiff --help`` stays instant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from disdiff_cli.console import err
+
+
+class DisdiffGroup(TyperGroup):
+    """Top-level group: a user error raised anywhere below (a DisdiffError) becomes one clear
+    message on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from disdiff_core.errors import DisdiffError
+
+        try:
+            return super().invoke(ctx)
+        except DisdiffError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(
+    cls=DisdiffGroup,
+    name="disdiff",
+    help="Disentangle pre-trained diffusion models (DisDiff): data, training, editing, metrics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from disdiff_cli.plugins_cmd import plugins_app
+    from disdiff_cli.recipe_cmd import recipe_app
+    from disdiff_cli.runs_cmd import runs_app
+
+    app.add_typer(plugins_app, name="plugins")
+    app.add_typer(recipe_app, name="recipe")
+    app.add_typer(runs_app, name="runs")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

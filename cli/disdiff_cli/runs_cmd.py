@@ -1,0 +1,67 @@
+"""``disdiff runs list|show``: the run directories under a folder, and one run in detail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from disdiff_cli.console import out, print_json
+
+runs_app = typer.Typer(help="List and inspect run directories.", no_args_is_help=True)
+
+
+@runs_app.command("list")
+def list_runs(
+    root: Annotated[Path, typer.Argument(help="folder to search for runs")] = Path("runs"),
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List every run found under ROOT (name, stage, status, step)."""
+    from disdiff_core.runs import find_runs
+
+    summaries = [run.summary() for run in find_runs(root)]
+    if as_json:
+        print_json(summaries)
+        return
+    table = Table("name", "stage", "status", "step", "updated", "path", title=f"runs under {root}")
+    for s in summaries:
+        table.add_row(s["name"], s["stage"], s["status"], str(s["step"]), s["updated"] or "", s["path"])
+    out.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run: Annotated[Path, typer.Argument(help="run directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show a run: its state, latest logged numbers, files and evaluation results."""
+    from disdiff_core.runs import Run
+
+    opened = Run.open(run)
+    records = opened.read_metrics()
+    latest = records[-1] if records else {}
+    evals = sorted(p.name for p in opened.eval_dir.glob("*.json")) if opened.eval_dir.exists() else []
+    images = sorted(p.name for p in opened.images_dir.glob("*.png")) if opened.images_dir.exists() else []
+    if as_json:
+        print_json({**opened.summary(), "info": opened.info, "latest_metrics": latest,
+                    "evaluations": evals, "images": images})
+        return
+    info = opened.info
+    table = Table(show_header=False, title=f"run {info['name']}")
+    for key in ("stage", "status", "step", "created", "updated"):
+        table.add_row(key, str(info.get(key)))
+    for role, parent in info.get("parents", {}).items():
+        table.add_row(f"uses {role}", parent)
+    table.add_row("path", str(opened.path))
+    out.print(table)
+    if latest:
+        metrics = Table("logged", "value", title=f"latest metrics (step {latest.get('step')})")
+        for key, value in latest.items():
+            if key not in ("step", "time"):
+                metrics.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        out.print(metrics)
+    for label, names in (("evaluations", evals), ("images", images)):
+        if names:
+            out.print(f"[bold]{label}[/]: " + ", ".join(names))

@@ -1,0 +1,1 @@
+"""Data access: the zarr store layout, loaders for training, and ground truth for metrics."""

@@ -1,0 +1,1 @@
+"""Interfaces (abstract base classes) of every plugin kind, one module per kind."""

@@ -1,0 +1,62 @@
+"""JSON Schema of recipes for editors, with each component's ``params`` typed by its plugin.
+
+The schema is built from the plugins installed now: every component becomes a union over the
+plugins of its kind, discriminated by ``plugin``, each branch carrying that plugin's parameter
+model, so an editor completes and checks parameters as the toolkit will.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, Field, create_model
+
+from disdiff_core import registry
+from disdiff_core.recipes.model import Component, EvalSection, Recipe, SampleSection, DataSection
+
+
+def _component_union(kind: str) -> Any:
+    branches = []
+    for entry in registry.list_plugins(kind):
+        if entry.spec is None:
+            continue
+        branch = create_model(
+            f"{kind}__{entry.name}".replace("-", "_"),
+            __base__=Component,
+            __doc__=entry.spec.description,
+            plugin=(Literal[entry.name], Field(description=entry.spec.description)),  # type: ignore[valid-type]
+            params=(entry.spec.params, Field(default_factory=entry.spec.params)),
+        )
+        branches.append(branch)
+    if not branches:
+        return Component
+    return Union[tuple(branches)]  # noqa: UP007 - a runtime-built union
+
+
+def recipe_schema() -> dict[str, Any]:
+    """The JSON Schema of a recipe given the installed plugins."""
+    kinds = {kind: _component_union(kind) for kind in
+             ("first_stage", "backbone", "encoder", "field", "loss", "sampler", "metric", "dataset")}
+    data = create_model("DataSection", __base__=DataSection,
+                        prepare=(Optional[kinds["dataset"]], None))  # noqa: UP045
+    sample = create_model("SampleSection", __base__=SampleSection,
+                          sampler=(kinds["sampler"], Field(default_factory=SampleSection().sampler.model_copy)))
+    evaluation = create_model("EvalSection", __base__=EvalSection,
+                              metrics=(list[kinds["metric"]], Field(default_factory=list)))
+    model: type[BaseModel] = create_model(
+        "Recipe",
+        __base__=Recipe,
+        extends=(Union[str, list[str], None], Field(None, description="recipe files to inherit from")),  # noqa: UP007
+        data=(data, ...),
+        first_stage=(Optional[kinds["first_stage"]], None),  # noqa: UP045
+        backbone=(Optional[kinds["backbone"]], None),  # noqa: UP045
+        encoder=(Optional[kinds["encoder"]], None),  # noqa: UP045
+        field=(Optional[kinds["field"]], None),  # noqa: UP045
+        losses=(list[kinds["loss"]], Field(default_factory=list)),
+        sample=(sample, Field(default_factory=sample)),
+        eval=(evaluation, Field(default_factory=evaluation)),
+    )
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "disdiff recipe"
+    return schema

@@ -1,0 +1,71 @@
+"""YAML reading and writing for recipes.
+
+PyYAML follows YAML 1.1, whose float pattern needs a dot and a signed exponent, so ``1e-4``
+and ``2e5`` load as strings. The loader here resolves every YAML 1.2 float form as a float.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from disdiff_core.errors import RecipeError
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """A safe loader that reads ``1e-4``, ``1E5``, ``.5`` and ``-2.`` as floats."""
+
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+# Replace the 1.1 float resolver for every first character it may start with.
+RecipeLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def parse_scalar(text: str) -> Any:
+    """Parse one ``--set`` value as a YAML scalar (or flow collection): ``1e-4`` → 0.0001,
+    ``true`` → True, ``[1, 2]`` → [1, 2], ``null`` → None, anything else stays a string."""
+    try:
+        return yaml.load(text, Loader=RecipeLoader)  # noqa: S506 - RecipeLoader is a SafeLoader
+    except yaml.YAMLError:
+        return text
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a recipe file into a mapping; a syntax error names the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file {path} does not exist") from None
+    except OSError as exc:
+        raise RecipeError(f"cannot read recipe file {path}: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=RecipeLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RecipeError(f"{path}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def dump_yaml(data: Any) -> str:
+    """Dump a mapping as block-style YAML, keys in insertion order."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
