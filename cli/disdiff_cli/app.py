@@ -38,6 +38,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from disdiff_cli.data import data_app
     from disdiff_cli.plugins_cmd import plugins_app
     from disdiff_cli.recipe_cmd import recipe_app
     from disdiff_cli.runs_cmd import runs_app
@@ -45,6 +46,7 @@ def _register() -> None:
     app.add_typer(plugins_app, name="plugins")
     app.add_typer(recipe_app, name="recipe")
     app.add_typer(runs_app, name="runs")
+    app.add_typer(data_app, name="data")
 
 
 _register()

@@ -1,0 +1,300 @@
+"""The DisDiff model: a frozen backbone and first stage, a trainable encoder E and field G.
+
+:class:`DisDiffModel` implements METHOD.md's training step exactly (:meth:`~DisDiffModel.
+training_losses`), and what sampling, editing and evaluation need: the representation
+(:meth:`~DisDiffModel.encode`), the conditional ε̃ for the samplers
+(:meth:`~DisDiffModel.conditional_eps`), and per-factor x0 predictions for visual checks
+(:meth:`~DisDiffModel.factor_x0`).
+
+What the module holds. Its registered submodules are ``encoder`` and ``field`` only, so its
+parameters, ``state_dict`` and the engine's EMA and checkpoints cover exactly what trains. The
+frozen backbone and first stage are held outside the module tree (``model.backbone``,
+``model.first_stage``): they never change, are frozen (eval mode, no gradient) on entry, and
+follow ``model.to(...)``.
+
+The frozen encoder Ē of the disentangling loss. The reference deep-copies the encoder at every
+step. Here a copy is made ONCE (also outside the module tree) and kept in eval mode with
+``requires_grad=False``; before each use its parameters and BatchNorm buffers are overwritten in
+place with the live encoder's (one fused ``_foreach_copy_``, no allocation). Its weights thus
+get no gradient while gradient flows through its operations into G; the cost is one more copy
+of the encoder's weights in memory. (The alternative, ``torch.func.functional_call`` with
+detached weights, would have to flip the live encoder to eval mode inside the training step.)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from disdiff_core.diffusion.schedule import NoiseSchedule
+from disdiff_core.errors import DisdiffError
+from disdiff_core.interfaces.backbone import Backbone, BackboneFeatures
+from disdiff_core.interfaces.encoder import RepresentationEncoder
+from disdiff_core.interfaces.field import FactorIds, GradientField
+from disdiff_core.interfaces.first_stage import FirstStage
+from disdiff_core.interfaces.loss import DisDiffStep, LossTerm
+from disdiff_core.interfaces.sampler import EpsFn
+
+
+class FrozenEncoderCopy:
+    """Ē: a persistent eval-mode, gradient-free copy of an encoder, re-synced in place."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        self.module = copy.deepcopy(encoder).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def sync(self, encoder: nn.Module) -> None:
+        """Copy the live encoder's parameters and buffers into the copy (same structure)."""
+        live = [*encoder.parameters(), *encoder.buffers()]
+        frozen = [*self.module.parameters(), *self.module.buffers()]
+        torch._foreach_copy_(frozen, [tensor.detach() for tensor in live])
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.module(x)
+
+
+@dataclass
+class _FrozenParts:
+    """Modules a DisDiffModel uses but does not train (kept out of its module tree)."""
+
+    backbone: Backbone
+    first_stage: FirstStage
+    encoder_copy: FrozenEncoderCopy
+
+    def modules(self) -> Iterator[nn.Module]:
+        yield from (self.backbone, self.first_stage, self.encoder_copy.module)
+
+
+def _uniform_ints(
+    high: int, batch: int, generator: torch.Generator | None, device: torch.device
+) -> Tensor:
+    """(batch,) long uniform in [0, high), drawn on the generator's device."""
+    source = generator.device if generator is not None else device
+    return torch.randint(high, (batch,), generator=generator, device=source).to(device)
+
+
+def _normal(shape: torch.Size, generator: torch.Generator | None, like: Tensor) -> Tensor:
+    """N(0, I) of ``shape`` in ``like``'s dtype and device, drawn on the generator's device."""
+    source = generator.device if generator is not None else like.device
+    noise = torch.randn(shape, generator=generator, device=source, dtype=like.dtype)
+    return noise.to(like.device)
+
+
+class DisDiffModel(nn.Module):
+    """DisDiff over a frozen backbone ε_θ and first stage (ℰ, 𝒟, s).
+
+    Args:
+        backbone: the pre-trained diffusion model (frozen here).
+        first_stage: its autoencoder (the identity in pixel space; frozen here).
+        encoder: E_φ, image → (B, N, D) (trained).
+        field: G_ψ for the same N and D (trained).
+        losses: the objective's terms; L is the sum of their ``loss`` entries.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        first_stage: FirstStage,
+        encoder: RepresentationEncoder,
+        field: GradientField,
+        losses: Sequence[LossTerm],
+    ) -> None:
+        super().__init__()
+        if (encoder.num_factors, encoder.factor_dim) != (field.num_factors, field.factor_dim):
+            raise DisdiffError(
+                f"the encoder makes {encoder.num_factors} codes of {encoder.factor_dim} dims but "
+                f"the field takes {field.num_factors} of {field.factor_dim}"
+            )
+        if not losses:
+            raise DisdiffError("DisDiff needs at least one loss term (e.g. mean-shift)")
+        self.encoder = encoder
+        self.field = field
+        self.losses = tuple(losses)
+        self._frozen = _FrozenParts(backbone.freeze(), first_stage.freeze(),
+                                    FrozenEncoderCopy(encoder))
+
+    # -- parts --------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> Backbone:
+        return self._frozen.backbone
+
+    @property
+    def first_stage(self) -> FirstStage:
+        return self._frozen.first_stage
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        return self.backbone.schedule
+
+    @property
+    def num_factors(self) -> int:
+        return self.field.num_factors
+
+    def frozen_encoder(self, x: Tensor) -> Tensor:
+        """Ē(x) with the weights of the last :meth:`sync_frozen_encoder`."""
+        return self._frozen.encoder_copy(x)
+
+    def sync_frozen_encoder(self) -> None:
+        """Give Ē the live encoder's current weights and BatchNorm statistics."""
+        self._frozen.encoder_copy.sync(self.encoder)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> DisDiffModel:
+        # ``.to(device)`` / ``.half()`` reach the frozen parts too, though they are not
+        # submodules (see the module docstring).
+        super()._apply(fn, recurse)
+        for module in self._frozen.modules():
+            module._apply(fn, recurse)
+        return self
+
+    # -- training -----------------------------------------------------------------------------
+    def training_losses(
+        self, x0: Tensor, *, generator: torch.Generator | None = None, step: int | None = None
+    ) -> dict[str, Tensor]:
+        """One DisDiff training step on pixel images x0 (B, 3, H, W) in [-1, 1].
+
+        1. y0 = s·ℰ(x0) (no gradient); z = E(x0) from the PIXELS.
+        2. t ~ U{0..T−1}, ε ~ N(0, I) per example; y_t = √ᾱ_t·y0 + √(1−ᾱ_t)·ε.
+        3. c ~ U{0..N−1} per example.
+        4. ε_θ(y_t, t) and the encoder-half features (no gradient); G_k for every k in ONE
+           field pass, plus G_c on a detached z_c when a term needs it (so the disentangling
+           term trains G but not E).
+        5.–7. each loss term; L = Σ terms.
+
+        ``generator`` draws t, ε and c (on its own device); ``step`` is the optimiser step
+        (for schedules such as a λ warm-up). Returns ``loss`` (to minimise) and every term's
+        named numbers (detached).
+        """
+        batch, device = x0.shape[0], x0.device
+        schedule = self.schedule
+        with torch.no_grad():
+            y0 = self.first_stage.encode_scaled(x0)
+        self._check_latent(y0)
+        z = self.encoder(x0)
+        t = _uniform_ints(schedule.num_timesteps, batch, generator, device)
+        noise = _normal(y0.shape, generator, y0)
+        factor = _uniform_ints(self.num_factors, batch, generator, device)
+        y_t = schedule.q_sample(y0, t, noise)
+        with torch.no_grad():
+            eps_theta, features = self.backbone.forward_with_features(y_t, t)
+        needs_c = any(term.needs_sampled_factor for term in self.losses)
+        fields, field_c = self._training_fields(features, t, z, factor, needs_c)
+        if needs_c:
+            self.sync_frozen_encoder()
+        state = DisDiffStep(
+            schedule=schedule, x0=x0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, z=z,
+            fields=fields, factor=factor, field_c=field_c, first_stage=self.first_stage,
+            frozen_encoder=self.frozen_encoder, step=step,
+        )
+        return self._sum_terms(state)
+
+    def _training_fields(
+        self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor, needs_c: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """All N fields on the live z and, in the same pass, G_c on stopgrad(z_c)."""
+        batch, n = z.shape[0], self.num_factors
+        ids = torch.arange(n, device=z.device).expand(batch, n)
+        codes = z
+        if needs_c:
+            z_c = z.detach()[torch.arange(batch, device=z.device), factor]
+            codes = torch.cat([z, z_c[:, None]], dim=1)
+            ids = torch.cat([ids, factor[:, None]], dim=1)
+        out = self.field.forward_codes(features, t, codes, ids)
+        return out[:, :n], (out[:, n] if needs_c else None)
+
+    def _sum_terms(self, state: DisDiffStep) -> dict[str, Tensor]:
+        total: Tensor | None = None
+        numbers: dict[str, Tensor] = {}
+        for term in self.losses:
+            values = term(state)
+            total = values["loss"] if total is None else total + values["loss"]
+            for name, value in values.items():
+                if name == "loss":
+                    continue
+                if name in numbers:
+                    raise DisdiffError(f"two loss terms both report {name!r}")
+                numbers[name] = value.detach()
+        assert total is not None
+        return {"loss": total, **numbers}
+
+    def _check_latent(self, y0: Tensor) -> None:
+        if tuple(y0.shape[1:]) != tuple(self.backbone.sample_shape):
+            raise DisdiffError(
+                f"the first stage maps these images to latents of shape {tuple(y0.shape[1:])}, "
+                f"but the backbone works on {tuple(self.backbone.sample_shape)}"
+            )
+
+    # -- inference ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """z = E(x) (B, N, D) with the encoder in eval mode (its mode is restored)."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.encoder(x)
+        finally:
+            self.encoder.train(was_training)
+
+    def conditional_eps(self, z: Tensor, factors: FactorIds = None) -> EpsFn:
+        """ε̃(y_t, t) = ε_θ(y_t, t) − b_t·Σ_{k∈S} G_k(y_t, t, z_k) for the samplers.
+
+        ``z`` (B, N, D) must have the batch of the y_t it will see (a swap edit passes a z
+        assembled from two images); ``factors`` is S (default: all N; a subset gives DisDiff's
+        "partial" sampling). Use the model in eval mode; the samplers run it without gradient.
+        """
+        codes, ids = self.field.select_codes(z, factors)
+
+        def eps_fn(y_t: Tensor, t: Tensor) -> Tensor:
+            eps_theta, features = self.backbone.forward_with_features(y_t, t)
+            shift = self.field.forward_codes(features, t, codes, ids).sum(dim=1)
+            return eps_theta - self.schedule.b(t, y_t) * shift
+
+        return eps_fn
+
+    @torch.no_grad()
+    def factor_x0(
+        self,
+        x0: Tensor,
+        timesteps: Sequence[int],
+        *,
+        z: Tensor | None = None,
+        factors: FactorIds = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """What each factor's field does to the clean-image prediction, for visual checks.
+
+        For each t in ``timesteps``, y_t is made from x0 with one shared noise draw and
+        ŷ0 = (y_t − b_t·ε)/√ᾱ_t is decoded to pixels for K + 2 choices of ε: the backbone's
+        ε_θ alone, ε_θ − b_t·Σ_k G_k (all requested factors), then ε_θ − b_t·G_k for each
+        requested factor k (default: all N, with z = E(x0)).
+
+        Returns (B, len(timesteps), K + 2, C, H, W) images (decoded with quantisation, as
+        rendered samples are). Use the model in eval mode.
+        """
+        z = self.encode(x0) if z is None else z
+        schedule = self.schedule
+        codes, ids = self.field.select_codes(z, factors)
+        y0 = self.first_stage.encode_scaled(x0)
+        noise = _normal(y0.shape, generator, y0)
+        rows = []
+        for value in timesteps:
+            t = torch.full((x0.shape[0],), int(value), device=x0.device, dtype=torch.long)
+            y_t = schedule.q_sample(y0, t, noise)
+            eps_theta, features = self.backbone.forward_with_features(y_t, t)
+            shifts = schedule.b(t, y_t)[:, None] * self.field.forward_codes(features, t, codes, ids)
+            eps = torch.cat(
+                [eps_theta[:, None], (eps_theta - shifts.sum(dim=1))[:, None],
+                 eps_theta[:, None] - shifts],
+                dim=1,
+            )
+            columns = eps.shape[1]
+            x0_hat = schedule.predict_x0(
+                y_t.repeat_interleave(columns, dim=0), t.repeat_interleave(columns),
+                eps.flatten(0, 1),
+            )
+            rows.append(self.first_stage.decode_scaled(x0_hat).unflatten(0, (-1, columns)))
+        return torch.stack(rows, dim=1)

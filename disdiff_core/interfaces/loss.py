@@ -1,0 +1,74 @@
+"""The loss contract: one term of DisDiff's objective over the tensors of one training step.
+
+:class:`~disdiff_core.disdiff.DisDiffModel` computes everything the terms share once per step
+(y_t, ε_θ and the backbone features without gradient, z, all N sub-gradient fields in one
+batched pass) and hands it to every term as a :class:`DisDiffStep`. A term returns a dict of
+0-dim tensors: ``"loss"`` is what it adds to the objective; every other entry is a named,
+detached number for the metrics log (``rec``, ``dis``, ``ce_variant``, ``w`` …). Names must not
+collide between the terms of one recipe.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from disdiff_core.diffusion.schedule import NoiseSchedule
+from disdiff_core.interfaces.first_stage import FirstStage
+
+
+@dataclass(frozen=True)
+class DisDiffStep:
+    """What one DisDiff training step computed (METHOD.md, "One training step").
+
+    Attributes:
+        schedule: the backbone's noise schedule (a_t, b_t, ᾱ_t …).
+        x0: pixel images (B, 3, H, W) in [-1, 1].
+        y_t: noised diffusion-space samples (B, C, h, w).
+        t: (B,) long timesteps.
+        noise: the ε that made y_t from y0.
+        eps_theta: the frozen backbone's ε_θ(y_t, t), without gradient.
+        z: the encoder's representation (B, N, D), with gradient into the encoder.
+        fields: all sub-gradients G_k(y_t, t, z_k) (B, N, C, h, w), with gradient into the
+            field and (through z) the encoder.
+        factor: (B,) long: the sampled factor c of each example.
+        field_c: G_c(y_t, t, stopgrad(z_c)) (B, C, h, w): the sampled factor's field with
+            gradient into the field only, or None when no term asked for it
+            (:attr:`LossTerm.needs_sampled_factor`).
+        first_stage: the frozen autoencoder (decode with ``decode_scaled(y, quantize=False)``).
+        frozen_encoder: Ē: image → (B, N, D), the current encoder's weights in eval mode with
+            no gradient into them (gradient still flows through its operations).
+        step: the global optimiser step (schedules such as a λ warm-up), None outside training.
+    """
+
+    schedule: NoiseSchedule
+    x0: Tensor
+    y_t: Tensor
+    t: Tensor
+    noise: Tensor
+    eps_theta: Tensor
+    z: Tensor
+    fields: Tensor
+    factor: Tensor
+    field_c: Tensor | None
+    first_stage: FirstStage
+    frozen_encoder: Callable[[Tensor], Tensor]
+    step: int | None = None
+
+
+class LossTerm(ABC):
+    """One term of the objective (built by a ``loss`` plugin from its parameters)."""
+
+    #: Whether the term reads :attr:`DisDiffStep.field_c` (costs B more rows in the field pass).
+    needs_sampled_factor: bool = False
+
+    @abstractmethod
+    def __call__(self, step: DisDiffStep) -> dict[str, Tensor]:
+        """``{"loss": term to add, name: detached scalar, ...}`` (all 0-dim tensors)."""
+
+    def describe(self) -> str:
+        """One line naming the term and its settings (what a run log records)."""
+        return type(self).__name__

@@ -1,0 +1,1 @@
+"""Built-in dataset plugins: readers of the published files and procedural renderers."""

@@ -1,0 +1,1 @@
+"""Gradient-field plugins: ``shift-unet`` (DisDiff's decoder-half field)."""

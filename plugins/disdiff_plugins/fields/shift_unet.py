@@ -1,0 +1,188 @@
+"""The ``shift-unet`` field: DisDiff's gradient-field network G_ψ.
+
+A NEW decoder half of the backbone UNet (middle block, output blocks, output layer; see
+:class:`~disdiff_plugins.nn.unet.UNetDecoder`), randomly initialised with its last convolutions
+zeroed (so every G_k = 0 at step 0), reading the frozen backbone encoder half's skips and
+bottleneck. Every residual block applies two FiLMs after the normalisation that precedes its
+second convolution (:class:`~disdiff_plugins.nn.blocks.ResBlock`):
+
+1. from ``emb_k = time embedding + FactorProj(factor embedding of k)`` (scale-shift);
+2. from ``CodeProj(z_k)`` (Linear D → ``cond_dim``), through the block's own SiLU + Linear to
+   its 2·channels.
+
+The time embedding is the frozen backbone's (part of its features), as in the reference.
+
+Batched evaluation (the default): for B examples and K requested factors the factor axis is
+folded into the batch (row b·K + k), the backbone features are repeated per row instead of being
+recomputed, and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs it K times in a
+Python loop as the reference does; both give the same fields (``bench/bench_field.py`` times
+them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import overload
+
+import torch
+from torch import Tensor, nn
+
+from disdiff_core.errors import PluginError
+from disdiff_core.interfaces.backbone import Backbone, BackboneFeatures, FeatureLayout
+from disdiff_core.interfaces.field import GradientField
+from disdiff_plugins.fields.factor_embeddings import (
+    LearnedFactorEmbedding,
+    OrthogonalFactorEmbedding,
+)
+from disdiff_plugins.fields.specs import ShiftUNetParams
+from disdiff_plugins.nn.unet import BlockOptions, UNetDecoder
+
+
+class FoldedSkips(Sequence[Tensor]):
+    """Backbone skips with each example repeated ``repeats`` times along the batch (row
+    b·repeats + k is example b), materialised one skip at a time when the decoder reads it, so
+    the repeated copies never all live at once (each is dropped once concatenated)."""
+
+    def __init__(self, skips: Sequence[Tensor], repeats: int) -> None:
+        self._skips = skips
+        self._repeats = repeats
+
+    def __len__(self) -> int:
+        return len(self._skips)
+
+    @overload
+    def __getitem__(self, index: int) -> Tensor: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Tensor]: ...
+
+    def __getitem__(self, index: int | slice) -> Tensor | list[Tensor]:
+        if isinstance(index, slice):
+            return [self._fold(skip) for skip in self._skips[index]]
+        return self._fold(self._skips[index])
+
+    def _fold(self, skip: Tensor) -> Tensor:
+        batch, *rest = skip.shape
+        return skip.unsqueeze(1).expand(batch, self._repeats, *rest).reshape(-1, *rest)
+
+
+class ShiftUNetField(GradientField):
+    """G_ψ over a backbone's :class:`FeatureLayout` (see the module docstring).
+
+    Args:
+        layout: the backbone encoder half the field reads.
+        num_factors, factor_dim: N and D of the representation.
+        cond_dim: width of the z_k projection.
+        factor_embedding: module returning the (N, P) factor-embedding table.
+        options: block hyperparameters of the decoder.
+        attention_levels: decoder levels with self-attention.
+        per_factor_loop: evaluate factors one decoder pass at a time.
+    """
+
+    def __init__(
+        self,
+        layout: FeatureLayout,
+        *,
+        num_factors: int,
+        factor_dim: int,
+        cond_dim: int,
+        factor_embedding: nn.Module,
+        options: BlockOptions,
+        attention_levels: Sequence[int],
+        per_factor_loop: bool = False,
+    ) -> None:
+        super().__init__(num_factors, factor_dim)
+        self.layout = layout
+        self.per_factor_loop = per_factor_loop
+        self.factor_embedding = factor_embedding
+        embed_width = factor_embedding().shape[1]
+        self.factor_proj = nn.Linear(embed_width, layout.time_embed_dim)
+        self.code_proj = nn.Linear(factor_dim, cond_dim)
+        self.decoder = UNetDecoder(
+            layout, attention_levels=attention_levels, options=options, cond_channels=(cond_dim,)
+        )
+
+    def factor_embeddings(self) -> Tensor:
+        """(N, E): every factor's embedding in the time-embedding space."""
+        return self.factor_proj(self.factor_embedding())
+
+    def forward_codes(
+        self, features: BackboneFeatures, t: Tensor, codes: Tensor, factor_ids: Tensor
+    ) -> Tensor:
+        batch, count = factor_ids.shape
+        if features.emb.shape[0] != batch or codes.shape != (batch, count, self.factor_dim):
+            raise ValueError(
+                f"features of batch {features.emb.shape[0]}, codes {tuple(codes.shape)} and "
+                f"factor ids {tuple(factor_ids.shape)} do not match"
+            )
+        emb = features.emb[:, None] + self.factor_embeddings()[factor_ids]  # (B, K, E)
+        cond = self.code_proj(codes)  # (B, K, cond_dim)
+        if self.per_factor_loop:
+            return torch.stack(
+                [self.decoder(features.skips, emb[:, j], (cond[:, j],)) for j in range(count)],
+                dim=1,
+            )
+        out = self.decoder(
+            FoldedSkips(features.skips, count), emb.flatten(0, 1), (cond.flatten(0, 1),)
+        )
+        return out.unflatten(0, (batch, count))
+
+
+def _block_options(params: ShiftUNetParams, base: BlockOptions) -> BlockOptions:
+    """The backbone's block options with the field's overrides; FiLM conditioning always (the
+    method's two FiLMs)."""
+    overrides = {
+        name: value
+        for name in ("num_heads", "num_head_channels", "dropout", "norm_groups", "resblock_updown")
+        if (value := getattr(params, name)) is not None
+    }
+    return dataclasses.replace(base, scale_shift=True, **overrides)
+
+
+def build_shift_unet(
+    params: ShiftUNetParams,
+    *,
+    num_factors: int,
+    factor_dim: int,
+    backbone: Backbone | None = None,
+    layout: FeatureLayout | None = None,
+    block_options: BlockOptions | None = None,
+) -> ShiftUNetField:
+    """The ``shift-unet`` factory: a field mirroring ``backbone`` (or an explicit ``layout`` and
+    ``block_options``) for N = ``num_factors`` codes of D = ``factor_dim`` dims."""
+    if backbone is not None:
+        layout = backbone.feature_layout
+        block_options = block_options or getattr(backbone, "block_options", None)
+    if layout is None:
+        raise PluginError("the shift-unet field is built from a backbone: pass `backbone`")
+    options = _block_options(params, block_options or BlockOptions())
+    attention_levels = (
+        layout.attention_levels if params.attention_levels is None else params.attention_levels
+    )
+    stray = sorted(set(attention_levels) - set(range(layout.num_levels)))
+    if stray:
+        raise PluginError(
+            f"shift-unet field: attention_levels {stray} do not exist (the backbone has levels "
+            f"0..{layout.num_levels - 1})"
+        )
+    embed_width = layout.time_embed_dim
+    try:
+        if params.orthogonal_factors:
+            embedding: nn.Module = OrthogonalFactorEmbedding(
+                num_factors, params.factor_embed_dim or embed_width // 2
+            )
+        else:
+            embedding = LearnedFactorEmbedding(num_factors, params.factor_embed_dim or factor_dim)
+        return ShiftUNetField(
+            layout,
+            num_factors=num_factors,
+            factor_dim=factor_dim,
+            cond_dim=params.cond_dim or embed_width,
+            factor_embedding=embedding,
+            options=options,
+            attention_levels=attention_levels,
+            per_factor_loop=params.per_factor_loop,
+        )
+    except ValueError as exc:
+        raise PluginError(f"shift-unet field: {exc}") from None

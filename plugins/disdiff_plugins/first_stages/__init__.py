@@ -1,0 +1,1 @@
+"""First-stage autoencoders: identity (pixel space), VQ and KL (LDM style)."""

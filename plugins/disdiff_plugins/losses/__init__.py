@@ -1,0 +1,2 @@
+"""Loss-term plugins of the DisDiff objective: ``mean-shift`` (reconstruction) and
+``disentangle``."""

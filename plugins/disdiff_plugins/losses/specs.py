@@ -1,0 +1,66 @@
+"""Loss-term plugins of the DisDiff objective (torch-free specs). Both are built as
+``factory(params)``; defaults are the reference (faithful) settings, every stabiliser is off."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from disdiff_core.plugin import Params, PluginSpec
+
+
+class MeanShiftParams(Params):
+    """PDAE's mean-shift reconstruction: ε̂ = ε_θ − a_t·Σ_k G_k, L_rec = mean |ε − ε̂|."""
+
+    loss_type: Literal["l1", "l2"] = Field(
+        "l1", description="elementwise error |ε − ε̂| (l1, the reference) or (ε − ε̂)² (l2)"
+    )
+    snr_weighting: bool = Field(
+        False,
+        description="weight each example by PDAE's SNR^0.1/(1 + SNR) (off in DisDiff)",
+    )
+
+
+class DisentangleParams(Params):
+    """DisDiff's disentangling loss on the sampled factor c: variant + invariant
+    cross-entropies over the N codes, weighted per example by the detached w."""
+
+    weight: float = Field(
+        0.05, ge=0, description="λ (reference: 0.05 for Shapes3D, Cars3D, CelebA; 0.01 for MPI3D)"
+    )
+    weight_mode: Literal["latent", "image"] = Field(
+        "latent",
+        description="dynamic weight w = mean((ŷ0 − ŷ0^c)²) over the diffusion-space latent "
+        "(latent, the reference default) or over the decoded pixels (image)",
+    )
+    warmup_steps: int = Field(
+        0,
+        ge=0,
+        description="stabiliser: ramp λ linearly from 0 over this many optimiser steps (0: off)",
+    )
+    w_max: float | None = Field(
+        None, gt=0, description="stabiliser: cap each example's w at this value (None: off)"
+    )
+    w_normalize: bool = Field(
+        False,
+        description="stabiliser: divide w by its batch mean, so the term's scale no longer "
+        "grows with the field's magnitude (applied before w_max)",
+    )
+
+
+MEAN_SHIFT = PluginSpec(
+    kind="loss",
+    name="mean-shift",
+    description="PDAE mean-shift reconstruction with the sum of the sub-gradient fields.",
+    params=MeanShiftParams,
+    factory="disdiff_plugins.losses.mean_shift:MeanShiftLoss",
+)
+
+DISENTANGLE = PluginSpec(
+    kind="loss",
+    name="disentangle",
+    description="DisDiff's disentangling loss (variant + invariant cross-entropy, weight w).",
+    params=DisentangleParams,
+    factory="disdiff_plugins.losses.disentangle:DisentangleLoss",
+)

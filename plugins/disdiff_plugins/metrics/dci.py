@@ -1,0 +1,167 @@
+"""Disentanglement, Completeness and Informativeness (Eastwood & Williams, ICLR 2018), as
+disentanglement_lib computes them (``evaluation/metrics/dci.py``).
+
+One gradient-boosted classifier per factor predicts the factor from all codes; its feature
+importances fill column k of the importance matrix R (num_codes, num_factors). A code is
+disentangled when its importance goes to one factor (entropy of its row, log base K); a factor
+is completely captured when one code holds its importance (entropy of its column, log base
+num_codes). Informativeness is the classifiers' accuracy.
+
+Two modes:
+
+* ``exact`` (default): sklearn ``GradientBoostingClassifier()`` with dlib's (default) settings,
+  so the numbers equal dlib's for the same codes. One detail differs on purpose: the boosting
+  visits features in a random order and keeps the first of equally good splits; dlib leaves
+  that unseeded (numpy's global generator), so its DCI can change from run to run when two
+  codes split a node equally well (frequent when few distinct images are sampled). Here the
+  metric's RandomState seeds it (after all sampling), so one seed gives one answer.
+* ``fast``: NOT dlib's numbers. sklearn ``HistGradientBoostingClassifier`` set up like the exact
+  mode's booster (100 rounds, learning rate 0.1, depth 3, one sample per leaf allowed, no L2
+  penalty, no early stopping) but on features binned into 255 quantiles, with importances
+  defined like the exact mode's impurity importances: each feature's total split gain over all
+  trees, normalised to sum to one. It runs on one OpenMP thread: with a handful of codes the
+  per-node parallelism gains little, and on a busy 2-core machine two threads were 15-30x
+  slower than one in our measurements. ``bench/bench_metrics.py`` reports the speed-up and the score
+  differences. Results carry ``mode: "fast"``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.stats
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
+
+from disdiff_core.data.ground_truth import GroundTruth
+from disdiff_core.interfaces.metric import RepresentationFunction
+from disdiff_plugins.metrics.utils import factor_metric_factory, generate_batch_factor_code
+
+Mode = Literal["exact", "fast"]
+
+
+def dci(
+    ground_truth: GroundTruth,
+    representation_function: RepresentationFunction,
+    random_state: np.random.RandomState,
+    *,
+    num_train: int = 10000,
+    num_test: int = 5000,
+    batch_size: int = 16,
+    mode: Mode = "exact",
+) -> dict[str, float]:
+    """DCI with dlib's unsupervised-study settings as defaults.
+
+    Returns:
+        ``disentanglement``, ``completeness``, ``informativeness_train`` and
+        ``informativeness_test`` (mean accuracies over factors).
+    """
+    codes_train, factors_train = generate_batch_factor_code(
+        ground_truth, representation_function, num_train, random_state, batch_size
+    )
+    codes_test, factors_test = generate_batch_factor_code(
+        ground_truth, representation_function, num_test, random_state, batch_size
+    )
+    importance, train_accuracy, test_accuracy = compute_importance(
+        codes_train, factors_train, codes_test, factors_test, random_state, mode
+    )
+    return {
+        "informativeness_train": train_accuracy,
+        "informativeness_test": test_accuracy,
+        "disentanglement": disentanglement(importance),
+        "completeness": completeness(importance),
+    }
+
+
+def compute_importance(
+    codes_train: np.ndarray,
+    factors_train: np.ndarray,
+    codes_test: np.ndarray,
+    factors_test: np.ndarray,
+    random_state: np.random.RandomState,
+    mode: Mode = "exact",
+) -> tuple[np.ndarray, float, float]:
+    """Fit one classifier per factor.
+
+    Args:
+        codes_*: (num_codes, num_points); factors_*: (num_factors, num_points).
+        random_state: seeds the boosting's tie-breaking between equally good splits.
+
+    Returns:
+        importance matrix (num_codes, num_factors), mean train accuracy, mean test accuracy.
+    """
+    num_codes, num_factors = codes_train.shape[0], factors_train.shape[0]
+    importance = np.zeros((num_codes, num_factors), dtype=np.float64)
+    train_accuracy, test_accuracy = [], []
+    for k in range(num_factors):
+        if mode == "exact":
+            model = GradientBoostingClassifier(random_state=random_state)
+            model.fit(codes_train.T, factors_train[k])
+            importance[:, k] = np.abs(model.feature_importances_)
+        else:
+            model = fast_booster(random_state)
+            with threadpool_limits(limits=1, user_api="openmp"):
+                model.fit(codes_train.T, factors_train[k])
+            importance[:, k] = split_gain_importances(model, num_codes)
+        train_accuracy.append(np.mean(model.predict(codes_train.T) == factors_train[k]))
+        test_accuracy.append(np.mean(model.predict(codes_test.T) == factors_test[k]))
+    return importance, float(np.mean(train_accuracy)), float(np.mean(test_accuracy))
+
+
+def fast_booster(random_state: np.random.RandomState) -> HistGradientBoostingClassifier:
+    """A histogram booster with ``GradientBoostingClassifier()``'s defaults where they exist."""
+    return HistGradientBoostingClassifier(
+        learning_rate=0.1,
+        max_iter=100,
+        max_depth=3,
+        min_samples_leaf=1,
+        l2_regularization=0.0,
+        early_stopping=False,
+        random_state=random_state,
+    )
+
+
+def split_gain_importances(model: HistGradientBoostingClassifier, num_features: int) -> np.ndarray:
+    """Total split gain of each feature over every tree of a fitted histogram booster,
+    normalised to sum to one: the analogue of ``GradientBoostingClassifier.feature_importances_``
+    (which sums impurity decreases), since sklearn gives the histogram booster no importances.
+    Reads the fitted trees' node tables (``_predictors[i][k].nodes``)."""
+    gains = np.zeros(num_features, dtype=np.float64)
+    for iteration in model._predictors:
+        for tree in iteration:
+            splits = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+            np.add.at(gains, splits["feature_idx"], splits["gain"])
+    total = gains.sum()
+    return gains / total if total > 0 else gains
+
+
+def disentanglement_per_code(importance: np.ndarray) -> np.ndarray:
+    """1 - entropy (log base num_factors) of each code's importance distribution over factors."""
+    return 1.0 - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+
+
+def disentanglement(importance: np.ndarray) -> float:
+    """Per-code disentanglement weighted by each code's share of the total importance."""
+    per_code = disentanglement_per_code(importance)
+    if importance.sum() == 0.0:
+        importance = np.ones_like(importance)
+    code_importance = importance.sum(axis=1) / importance.sum()
+    return float(np.sum(per_code * code_importance))
+
+
+def completeness_per_factor(importance: np.ndarray) -> np.ndarray:
+    """1 - entropy (log base num_codes) of each factor's importance distribution over codes."""
+    return 1.0 - scipy.stats.entropy(importance + 1e-11, base=importance.shape[0])
+
+
+def completeness(importance: np.ndarray) -> float:
+    """Per-factor completeness weighted by each factor's share of the total importance."""
+    per_factor = completeness_per_factor(importance)
+    if importance.sum() == 0.0:
+        importance = np.ones_like(importance)
+    factor_importance = importance.sum(axis=0) / importance.sum()
+    return float(np.sum(per_factor * factor_importance))
+
+
+build = factor_metric_factory(dci)

@@ -1,0 +1,1 @@
+"""Sampler plugins: ``ddpm`` (ancestral) and ``ddim`` (with deterministic inversion)."""
