@@ -50,6 +50,9 @@ class DataSection(Section):
     prepare: Component | None = Field(
         None, description="dataset plugin (and params) that creates the store when it is missing"
     )
+    source: str | None = Field(
+        None, description="source file or folder of a real-format dataset, for `prepare`"
+    )
     in_memory: bool | Literal["auto"] = Field(
         "auto", description="load the whole store into RAM (auto: when it fits)"
     )
@@ -70,16 +73,14 @@ def _default_metrics() -> list[Component]:
 
 
 class EvalSection(Section):
-    """Evaluation settings (``disdiff eval`` and periodic evaluation during training)."""
+    """Evaluation settings (``disdiff eval``; ``train.eval_every`` runs them periodically with
+    fast settings during training)."""
 
     metrics: list[Component] = Field(default_factory=_default_metrics)
     reduce: Literal["pca1", "none"] = Field(
         "pca1", description="reduction of each D-dim factor code to metric codes"
     )
     seeds: int = Field(3, ge=1, description="metric seeds; results are mean ± std over them")
-    every: int | None = Field(
-        None, ge=1, description="evaluate every N training steps with fast settings (off: None)"
-    )
 
 
 #: Components each stage needs, by recipe key.
@@ -96,7 +97,6 @@ class Recipe(Section):
     name: str | None = Field(None, description="run name (default: the recipe file's stem)")
     description: str = ""
     stage: Stage
-    seed: int = 0
     data: DataSection
     first_stage: Component | None = Field(
         None, description="autoencoder between pixels and diffusion space (default: identity)"
