@@ -39,14 +39,22 @@ app = typer.Typer(
 
 def _register() -> None:
     from disdiff_cli.data import data_app
+    from disdiff_cli.encode_cmd import encode
+    from disdiff_cli.evaluate import eval_codes
     from disdiff_cli.plugins_cmd import plugins_app
     from disdiff_cli.recipe_cmd import recipe_app
     from disdiff_cli.runs_cmd import runs_app
+    from disdiff_cli.sample_cmd import sample
+    from disdiff_cli.train_cmd import train
 
     app.add_typer(plugins_app, name="plugins")
     app.add_typer(recipe_app, name="recipe")
     app.add_typer(runs_app, name="runs")
     app.add_typer(data_app, name="data")
+    app.command("encode")(encode)
+    app.command("sample")(sample)
+    app.command("train")(train)
+    app.command("eval-codes")(eval_codes)
 
 
 _register()
