@@ -64,3 +64,20 @@ DISENTANGLE = PluginSpec(
     params=DisentangleParams,
     factory="disdiff_plugins.losses.disentangle:DisentangleLoss",
 )
+
+
+class DenoiseParams(Params):
+    """The backbone's ε-prediction objective, L = mean |ε − ε_θ(y_t, t)|^p."""
+
+    loss_type: Literal["l1", "l2"] = Field(
+        "l1", description="elementwise error |ε − ε_θ| (l1, the DisDiff reference) or squared (l2)"
+    )
+
+
+DENOISE = PluginSpec(
+    kind="loss",
+    name="denoise",
+    description="Backbone stage: ε-prediction loss of the diffusion model (l1 or l2).",
+    params=DenoiseParams,
+    factory="disdiff_plugins.losses.denoise:DenoiseLoss",
+)

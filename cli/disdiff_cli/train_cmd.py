@@ -1,0 +1,37 @@
+"""``disdiff train RECIPE``: train one stage (first stage, backbone or DisDiff) into a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from disdiff_cli.console import err, out
+
+RecipeArg = Annotated[str, typer.Argument(help="recipe file, or shipped recipe name")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="run directory (default: runs/<recipe name>)")
+]
+SetOpt = Annotated[
+    list[str], typer.Option("--set", "-s", help="override: dotted.key=value (value parsed as YAML)")
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="continue the run in --out from its latest checkpoint")
+]
+
+
+def train(
+    recipe: RecipeArg,
+    out_dir: OutOpt = None,
+    overrides: SetOpt = [],  # noqa: B006 - typer reads it
+    resume: ResumeOpt = False,
+) -> None:
+    """Train the recipe's stage; checkpoints, metrics, sample grids and the exported weights
+    go to the run directory."""
+    from disdiff_core.recipes import load_recipe
+    from disdiff_core.stages.runner import train_recipe
+
+    resolved = load_recipe(recipe, overrides)
+    run = train_recipe(resolved, out_dir, resume=resume, echo=lambda line: err.print(line))
+    out.print(f"run {run.path}: {run.status} at step {run.step}")

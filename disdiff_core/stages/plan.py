@@ -1,0 +1,45 @@
+"""What every stage receives (:class:`StageInputs`) and hands the trainer (:class:`StagePlan`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from disdiff_core.engine.distributed import DistContext
+from disdiff_core.engine.trainer import Hook, StepFn, Trainer
+from disdiff_core.recipes.model import Component, Recipe
+from disdiff_core.runs import Run
+
+#: The identity first stage, used when a recipe names none (pixel-space diffusion).
+IDENTITY = Component(plugin="identity")
+
+
+@dataclass
+class StageInputs:
+    """A stage's recipe, run, process context and training data location.
+
+    ``step_of()`` is the trainer's current optimiser step (the trainer exists only after the
+    plan is made); ``echo`` prints one progress line."""
+
+    recipe: Recipe
+    run: Run
+    context: DistContext
+    store: Path
+    resume: bool
+    step_of: Callable[[], int]
+    echo: Callable[[str], None]
+
+
+@dataclass
+class StagePlan:
+    """The trained module, its step function and hooks, and what to do once training ends
+    (``finish(trainer)``, called on every rank: export weights on the main one)."""
+
+    module: nn.Module
+    step_fn: StepFn
+    finish: Callable[[Trainer], None]
+    hooks: Sequence[Hook] = field(default_factory=tuple)
+    find_unused_parameters: bool = False

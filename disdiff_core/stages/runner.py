@@ -1,0 +1,81 @@
+"""``disdiff train``: run a resolved recipe's stage through the engine.
+
+Creates (or, with ``resume``, re-opens) the run directory with the resolved recipe, prepares
+the dataset store when it is missing, asks the stage for its trained module, step function and
+hooks, trains, and lets the stage export its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from disdiff_core.engine.distributed import distributed_session
+from disdiff_core.engine.trainer import Trainer
+from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
+from disdiff_core.runs import Run
+from disdiff_core.stages import backbone_stage, disdiff_stage, first_stage_stage
+from disdiff_core.stages.data import ensure_store, training_batches
+from disdiff_core.stages.plan import StageInputs, StagePlan
+
+#: The plan maker of each recipe stage.
+STAGES: dict[str, Callable[[StageInputs], StagePlan]] = {
+    "first_stage": first_stage_stage.plan,
+    "backbone": backbone_stage.plan,
+    "disdiff": disdiff_stage.plan,
+}
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def default_run_dir(resolved: ResolvedRecipe) -> Path:
+    """``runs/<recipe name>``."""
+    return DEFAULT_RUNS_DIR / resolved.name
+
+
+def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool) -> Run:
+    """A new run directory holding the resolved recipe, or the existing one to resume."""
+    recipe = resolved.recipe
+    parents = {key: str(component.from_run) for key, _, component in iter_components(recipe)
+               if component.from_run is not None}
+    return Run.create(out, stage=recipe.stage, recipe_yaml=resolved.to_yaml(),
+                      name=resolved.name, parents=parents, exist_ok=resume)
+
+
+def train_recipe(
+    resolved: ResolvedRecipe,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    echo: Callable[[str], None] = print,
+    stream: IO[str] | None = None,
+) -> Run:
+    """Train the recipe's stage into ``out`` (default ``runs/<name>``) and return the run.
+
+    ``resume`` continues the run in ``out`` from its latest checkpoint (a fresh run when
+    there is none). ``echo`` prints set-up lines; ``stream`` takes the trainer's progress.
+    """
+    recipe = resolved.recipe
+    out = Path(out) if out is not None else default_run_dir(resolved)
+    with distributed_session() as context:
+        run = open_run(resolved, out, resume=resume) if context.is_main else None
+        context.barrier()
+        run = run or Run.open(out)
+        store = ensure_store(recipe.data, context, echo)
+        trainer: Trainer | None = None
+        inputs = StageInputs(recipe=recipe, run=run, context=context, store=store, resume=resume,
+                             step_of=lambda: trainer.step if trainer is not None else 0,
+                             echo=echo if context.is_main else _silent)
+        plan = STAGES[recipe.stage](inputs)
+        trainer = Trainer(plan.module, plan.step_fn, training_batches(recipe.data, store,
+                                                                       recipe.train, context),
+                          recipe.train, run, hooks=plan.hooks, context=context,
+                          find_unused_parameters=plan.find_unused_parameters, stream=stream)
+        trainer.fit(resume=resume)
+        plan.finish(trainer)
+    return run
+
+
+def _silent(line: str) -> None:
+    """Ranks other than the main one print nothing."""
