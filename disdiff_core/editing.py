@@ -134,16 +134,21 @@ def reconstruct(model: DisDiffModel, sampler: Sampler, images: Any, *,
     return render(model, sampler, y_T, z, deterministic=True, batch_size=batch_size)
 
 
-def _edit_from(model: DisDiffModel, sampler: Sampler, source: Any, codes: Tensor,
-               batch_size: int) -> np.ndarray:
-    """Sample the source image's inverted y_T under each of ``codes`` (N, C, N, D), decoded
-    to uint8 (N, C, H, W, 3): one row per factor, one column per edit."""
+def _source(model: DisDiffModel, source: Any) -> tuple[Tensor, Tensor]:
+    """The first image of ``source`` as model input (1, C, H, W) and its code (1, N, D)."""
     x = _images(model, source)[:1]
-    z = model.encode(x)
+    return x, model.encode(x)
+
+
+def _edit_from(model: DisDiffModel, sampler: Sampler, x: Tensor, z: Tensor, codes: Tensor,
+               batch_size: int) -> np.ndarray:
+    """Sample the inverted y_T of image x (1, C, H, W) with code z (1, N, D) under each of
+    ``codes`` (rows, cols, N, D), decoded to uint8 (rows, cols, H, W, C): one row per factor,
+    one column per edit."""
     y_T = invert(model, sampler, x, z, batch_size=batch_size)
     rows, cols = codes.shape[:2]
     flat = codes.reshape(rows * cols, *codes.shape[2:])
-    images = render(model, sampler, y_T.expand(rows * cols, *y_T.shape[1:]), flat,
+    images = render(model, sampler, y_T.repeat(rows * cols, 1, 1, 1), flat,
                     deterministic=True, batch_size=batch_size)
     return images.reshape(rows, cols, *images.shape[1:])
 
@@ -153,13 +158,13 @@ def swap(model: DisDiffModel, sampler: Sampler, source: Any, targets: Any, *,
          batch_size: int = BATCH) -> np.ndarray:
     """Factor swaps: cell (k, j) is the source image (first of ``source``) with code z_k taken
     from target j. uint8 (N, num_targets, H, W, C)."""
-    z_source = model.encode(_images(model, source)[:1])[0]
+    x, z = _source(model, source)
     z_targets = model.encode(_images(model, targets))
     n, count = model.num_factors, z_targets.shape[0]
-    codes = z_source.expand(n, count, *z_source.shape).clone()
+    codes = z[0].expand(n, count, *z.shape[1:]).clone()
     for k in range(n):
         codes[k, :, k] = z_targets[:, k]
-    return _edit_from(model, sampler, source, codes, batch_size)
+    return _edit_from(model, sampler, x, z, codes, batch_size)
 
 
 @torch.no_grad()
@@ -167,13 +172,13 @@ def interpolate(model: DisDiffModel, sampler: Sampler, image_a: Any, image_b: An
                 batch_size: int = BATCH) -> np.ndarray:
     """Per-factor interpolation: cell (k, j) is image a with z_k = (1−α_j)·z_k(a) + α_j·z_k(b),
     α = linspace(0, 1, num). uint8 (N, num, H, W, C)."""
-    z_a = model.encode(_images(model, image_a)[:1])[0]
-    z_b = model.encode(_images(model, image_b)[:1])[0]
+    x, z = _source(model, image_a)
+    z_a, z_b = z[0], _source(model, image_b)[1][0]
     alphas = torch.linspace(0, 1, num, device=z_a.device)[:, None]
     codes = z_a.expand(model.num_factors, num, *z_a.shape).clone()
     for k in range(model.num_factors):
         codes[k, :, k] = (1 - alphas) * z_a[k] + alphas * z_b[k]
-    return _edit_from(model, sampler, image_a, codes, batch_size)
+    return _edit_from(model, sampler, x, z, codes, batch_size)
 
 
 def principal_directions(codes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -196,12 +201,13 @@ def traverse(model: DisDiffModel, sampler: Sampler, source: Any, codes: Tensor, 
     coordinates kept. uint8 (N, num, H, W, C)."""
     if codes.shape[0] < 2:
         raise DisdiffError("a principal traversal needs the codes of at least two images")
-    z = model.encode(_images(model, source)[:1])[0]
+    x, z = _source(model, source)
+    z_source = z[0]
     mean, direction, spread = principal_directions(codes.to(z.device))
     steps = torch.linspace(-span, span, num, device=z.device)
-    out = z.expand(model.num_factors, num, *z.shape).clone()
+    out = z_source.expand(model.num_factors, num, *z_source.shape).clone()
     for k in range(model.num_factors):
         u = direction[k]
-        along = (z[k] - mean[k]) @ u
-        out[k, :, k] = z[k] + (steps[:, None] * spread[k] - along) * u
-    return _edit_from(model, sampler, source, out, batch_size)
+        along = (z_source[k] - mean[k]) @ u
+        out[k, :, k] = z_source[k] + (steps[:, None] * spread[k] - along) * u
+    return _edit_from(model, sampler, x, z, out, batch_size)

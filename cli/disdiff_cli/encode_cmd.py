@@ -20,6 +20,8 @@ from disdiff_cli.console import err, out
 if TYPE_CHECKING:
     import numpy as np
 
+    from disdiff_core.recipes.model import Recipe
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -60,13 +62,18 @@ def read_image_files(files: list[Path], size: int | None, channels: int) -> np.n
     return np.stack(arrays)
 
 
-def _batches(data: Path | None, images: Path | None, batch_size: int, size: int | None,
-             channels: int) -> tuple[int, Iterator[tuple[int, np.ndarray]], str]:
+def _batches(data: Path | None, images: Path | None, batch_size: int, recipe: Recipe
+             ) -> tuple[int, Iterator[tuple[int, np.ndarray]], str]:
     """(number of images, (start, uint8 batch) in row order, description of the source)."""
     from disdiff_core.data.store import open_store
+    from disdiff_core.stages.load import check_image_shape
 
+    assert recipe.encoder is not None
+    size = recipe.encoder.params.get("image_size")
+    channels = recipe.encoder.params.get("in_channels", 3)
     if data is not None:
         store = open_store(data)
+        check_image_shape(recipe, store.image_shape, f"store {data}")
         return store.num_images, store.iter_batches(batch_size), str(data)
     assert images is not None
     files = _image_files(images)
@@ -117,10 +124,9 @@ def encode(
 
     if (data is None) == (images is None):
         raise DataError("give exactly one of --data STORE or --images PATH")
+    recipe = read_run_recipe(run)
     model = load_disdiff(run, device)
-    encoder_params = read_run_recipe(run).encoder.params  # type: ignore[union-attr]
-    size, channels = encoder_params.get("image_size"), encoder_params.get("in_channels", 3)
-    total, batches, source = _batches(data, images, batch_size, size, channels)
+    total, batches, source = _batches(data, images, batch_size, recipe)
     codes = np.zeros((total, model.num_factors, model.field.factor_dim), np.float32)
     columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress("[bold]encode[/]", *columns, console=err, transient=True) as progress:

@@ -110,12 +110,19 @@ def sample(
     from disdiff_core.data.store import open_store
     from disdiff_core.errors import DataError
     from disdiff_core.images import save_png
-    from disdiff_core.stages.load import encode_images, load_disdiff, read_run_recipe
+    from disdiff_core.stages.load import (
+        check_image_shape,
+        encode_images,
+        load_disdiff,
+        read_run_recipe,
+    )
 
     if mode is not Mode.generate and data is None:
         raise DataError(f"--mode {mode.value} edits real images: give --data STORE")
     store = open_store(data) if data is not None else None
     recipe = read_run_recipe(run)
+    if store is not None:
+        check_image_shape(recipe, store.image_shape, f"store {data}")
     model = load_disdiff(run, device)
     sampler = editing.build_sampler(recipe.sample.sampler, steps=steps,
                                     invertible=mode is not Mode.generate)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
-from disdiff_core.errors import RunError
+from disdiff_core.errors import DataError, RunError
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.yaml_io import read_yaml
 from disdiff_core.stages.components import build_component, weights_path
@@ -87,8 +87,21 @@ def load_disdiff(run_dir: str | Path, device: str | torch.device | None = None) 
 
 def _trained(run_dir: Path, key: str, component: Component) -> Component:
     """The run's own trained component: its plugin and params, with its exported weights."""
+    if component.plugin is None:
+        raise RunError(f"{run_dir / 'recipe.yaml'}: `{key}` names no plugin (not a resolved "
+                       "recipe written by `disdiff train`?)")
     return Component(plugin=component.plugin, params=component.params,
                      checkpoint=str(weights_path(run_dir, key)))
+
+
+def check_image_shape(recipe: Recipe, image_shape: tuple[int, ...], source: str) -> None:
+    """Raise a DataError when images of ``image_shape`` (H, W, C) from ``source`` are not what
+    the run's encoder takes (its ``image_size`` and ``in_channels``)."""
+    params = recipe.encoder.params if recipe.encoder is not None else {}
+    size, channels = params.get("image_size"), params.get("in_channels", 3)
+    if size is not None and tuple(image_shape) != (size, size, channels):
+        raise DataError(f"{source} holds {'×'.join(map(str, image_shape))} images but the run's "
+                        f"encoder takes {size}×{size}×{channels}")
 
 
 def default_device() -> torch.device:

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from disdiff_core import registry
 from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.engine.trainer import Trainer
+from disdiff_core.recipes.model import Component
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
 from disdiff_core.runs import Run
 from disdiff_core.stages import backbone_stage, disdiff_stage, first_stage_stage
@@ -32,6 +34,15 @@ DEFAULT_RUNS_DIR = Path("runs")
 def default_run_dir(resolved: ResolvedRecipe) -> Path:
     """``runs/<recipe name>``."""
     return DEFAULT_RUNS_DIR / resolved.name
+
+
+def complete_first_stage(resolved: ResolvedRecipe) -> None:
+    """Name the identity first stage a backbone recipe defaults to, so that the run's recipe
+    says which first stage its backbone was trained with (a later ``from_run`` reads it)."""
+    recipe = resolved.recipe
+    if recipe.stage == "backbone" and recipe.first_stage is None:
+        params = registry.get_plugin("first_stage", "identity").validate({})
+        recipe.first_stage = Component(plugin="identity", params=params.model_dump(mode="json"))
 
 
 def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool) -> Run:
@@ -56,6 +67,7 @@ def train_recipe(
     ``resume`` continues the run in ``out`` from its latest checkpoint (a fresh run when
     there is none). ``echo`` prints set-up lines; ``stream`` takes the trainer's progress.
     """
+    complete_first_stage(resolved)
     recipe = resolved.recipe
     out = Path(out) if out is not None else default_run_dir(resolved)
     with distributed_session() as context:

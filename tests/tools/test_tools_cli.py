@@ -101,3 +101,13 @@ def test_missing_store_and_source(cli, disdiff_run, tmp_path) -> None:
                               "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "--data" in result.output
     assert not (tmp_path / "c.npy").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_store_of_another_image_size(cli, disdiff_run, tmp_path) -> None:
+    store = tmp_path / "small.zarr"
+    _invoke(cli, "data", "prepare", "toy-shapes", "--out", store, "--set", "size=8",
+            "--set", "num_positions=2", "--set", "num_hues=2")
+    for command in (["encode", str(disdiff_run), "--out", str(tmp_path / "c.npy")],
+                    ["sample", str(disdiff_run), "--mode", "swap", "--out", str(tmp_path / "x.png")]):
+        result = cli.invoke(app, [*command, "--data", str(store)])
+        assert result.exit_code == 1 and "encoder takes 16×16×3" in result.output

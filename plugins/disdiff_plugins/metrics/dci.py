@@ -94,18 +94,19 @@ def compute_importance(
     num_codes, num_factors = codes_train.shape[0], factors_train.shape[0]
     importance = np.zeros((num_codes, num_factors), dtype=np.float64)
     train_accuracy, test_accuracy = [], []
-    for k in range(num_factors):
-        if mode == "exact":
-            model = GradientBoostingClassifier(random_state=random_state)
-            model.fit(codes_train.T, factors_train[k])
-            importance[:, k] = np.abs(model.feature_importances_)
-        else:
-            model = fast_booster(random_state)
-            with threadpool_limits(limits=1, user_api="openmp"):
+    # One OpenMP thread for the histogram booster's fit and predict (see the module docstring);
+    # the exact booster does not use OpenMP.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for k in range(num_factors):
+            if mode == "exact":
+                model = GradientBoostingClassifier(random_state=random_state)
                 model.fit(codes_train.T, factors_train[k])
-            importance[:, k] = split_gain_importances(model, num_codes)
-        train_accuracy.append(np.mean(model.predict(codes_train.T) == factors_train[k]))
-        test_accuracy.append(np.mean(model.predict(codes_test.T) == factors_test[k]))
+                importance[:, k] = np.abs(model.feature_importances_)
+            else:
+                model = fast_booster(random_state).fit(codes_train.T, factors_train[k])
+                importance[:, k] = split_gain_importances(model, num_codes)
+            train_accuracy.append(np.mean(model.predict(codes_train.T) == factors_train[k]))
+            test_accuracy.append(np.mean(model.predict(codes_test.T) == factors_test[k]))
     return importance, float(np.mean(train_accuracy)), float(np.mean(test_accuracy))
 
 
