@@ -1,18 +1,16 @@
 """End to end through the CLI: a tiny pixel-space backbone learns (its loss falls), exports
 EMA weights and a sample grid; a tiny DisDiff run on top of it logs its terms and exports the
-encoder and field. One torch thread per process keeps CPU timings stable on a busy machine."""
+encoder and field."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
+from stages_cli import disdiff, sets
 
 from disdiff_core.runs import Run
 
@@ -22,18 +20,6 @@ BACKBONE_OVERRIDES = [
     "train.lr=2e-3", "train.log_every=10", "train.checkpoint_every=50",
     "sample.num_images=4", "sample.sampler.params.steps=10",
 ]
-
-
-def disdiff(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "disdiff_cli", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def sets(overrides: list[str]) -> list[str]:
-    return [arg for item in overrides for arg in ("--set", item)]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,40 @@
+"""User errors of ``disdiff train`` are one line on stderr and exit code 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from disdiff_cli.app import app
+from disdiff_core.recipes.resolve import recipes_dir
+
+
+def train(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["train", *args])
+    return result.exit_code, result.output
+
+
+def test_missing_store_without_prepare(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    code, output = train("tiny/backbone", "--out", str(tmp_path / "run"),
+                         "--set", f"data.store={missing}", "--set", "data.prepare=null")
+    assert code == 1
+    assert "error:" in output and "data.store" in output and "Traceback" not in output
+
+
+def test_existing_run_needs_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text('{"name": "x", "stage": "backbone", "status": "finished", '
+                                  '"step": 1}')
+    code, output = train("tiny/backbone", "--out", str(out))
+    assert code == 1 and "--resume" in output
+
+
+def test_missing_backbone_run(tmp_path: Path) -> None:
+    code, output = train(str(recipes_dir() / "tiny/disdiff.yaml"), "--out", str(tmp_path / "d"),
+                         "--set", f"data.store={tmp_path / 'store'}",
+                         "--set", f"backbone.from_run={tmp_path / 'absent'}",
+                         "--set", f"first_stage.from_run={tmp_path / 'absent'}")
+    assert code == 1 and "absent" in output and "Traceback" not in output
