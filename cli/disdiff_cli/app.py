@@ -40,6 +40,7 @@ app = typer.Typer(
 def _register() -> None:
     from disdiff_cli.data import data_app
     from disdiff_cli.encode_cmd import encode
+    from disdiff_cli.eval_cmd import eval_run
     from disdiff_cli.evaluate import eval_codes
     from disdiff_cli.plugins_cmd import plugins_app
     from disdiff_cli.recipe_cmd import recipe_app
@@ -54,6 +55,7 @@ def _register() -> None:
     app.command("encode")(encode)
     app.command("sample")(sample)
     app.command("train")(train)
+    app.command("eval")(eval_run)
     app.command("eval-codes")(eval_codes)
 
 

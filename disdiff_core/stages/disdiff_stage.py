@@ -36,8 +36,7 @@ def plan(inputs: StageInputs) -> StagePlan:
     encoder = build_component("encoder", "encoder", recipe.encoder, frozen=False)
     field = build_component("field", "field", recipe.field, frozen=False, backbone=backbone,
                             num_factors=encoder.num_factors, factor_dim=encoder.factor_dim)
-    losses = [registry.build("loss", term.plugin, term.params) for term in recipe.losses
-              if term.plugin is not None]
+    losses = [registry.build("loss", str(term.plugin), term.params) for term in recipe.losses]
     for term in losses:
         inputs.echo(f"loss: {term.describe()}")
     if inputs.context.is_main:

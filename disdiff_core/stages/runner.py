@@ -79,7 +79,12 @@ def train_recipe(
         inputs = StageInputs(recipe=recipe, run=run, context=context, store=store, resume=resume,
                              step_of=lambda: trainer.step if trainer is not None else 0,
                              echo=echo if context.is_main else _silent)
-        plan = STAGES[recipe.stage](inputs)
+        try:
+            plan = STAGES[recipe.stage](inputs)
+        except Exception as exc:
+            if context.is_main:
+                run.update(status="failed", error=str(exc))
+            raise
         trainer = Trainer(plan.module, plan.step_fn, training_batches(recipe.data, store,
                                                                        recipe.train, context),
                           recipe.train, run, hooks=plan.hooks, context=context,

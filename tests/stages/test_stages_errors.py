@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from disdiff_cli.app import app
 from typer.testing import CliRunner
 
-from disdiff_cli.app import app
 from disdiff_core.recipes.resolve import recipes_dir
+from disdiff_core.runs import Run
 
 
 def train(*args: str) -> tuple[int, str]:
@@ -38,3 +39,12 @@ def test_missing_backbone_run(tmp_path: Path) -> None:
                          "--set", f"backbone.from_run={tmp_path / 'absent'}",
                          "--set", f"first_stage.from_run={tmp_path / 'absent'}")
     assert code == 1 and "absent" in output and "Traceback" not in output
+
+
+def test_failed_setup_marks_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    train(str(recipes_dir() / "tiny/disdiff.yaml"), "--out", str(out),
+          "--set", f"data.store={tmp_path / 'store'}",
+          "--set", f"backbone.from_run={tmp_path / 'absent'}",
+          "--set", f"first_stage.from_run={tmp_path / 'absent'}")
+    assert Run.open(out).status == "failed"
