@@ -56,11 +56,13 @@ def find_recipe(name_or_path: str | Path) -> Path:
 
 
 def shipped_recipes() -> list[str]:
-    """Names of the shipped recipes (paths under the recipes folder, without ``.yaml``)."""
+    """Names of the shipped recipes (paths under the recipes folder, without ``.yaml``); folders
+    starting with ``_`` hold partial bases that other recipes extend, not runnable recipes."""
     root = recipes_dir()
     if not root.is_dir():
         return []
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    names = (p.relative_to(root).with_suffix("") for p in root.rglob("*.yaml"))
+    return sorted(str(n) for n in names if not any(part.startswith("_") for part in n.parts))
 
 
 def _format_loc(loc: Iterable[Any]) -> str:
