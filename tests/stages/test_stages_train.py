@@ -8,7 +8,9 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 from stages_cli import disdiff, sets
 
@@ -67,6 +69,18 @@ def test_disdiff_trains_on_the_backbone_run(backbone_run: tuple[Path, float]) ->
     assert len(run.info["losses"]) == 2
     for key in ("encoder", "field"):
         assert (run.path / f"weights/{key}.safetensors").is_file()
+
+    # the trained run serves the user tools: codes in canonical order, then every sample mode
+    disdiff(root, "encode", "runs/tiny-disdiff", "--data", str(store), "--out", "codes.npy")
+    codes = np.load(root / "codes.npy")
+    from disdiff_core.data.store import open_store
+
+    assert codes.shape == (open_store(store).num_images, 5, 8)
+    for mode in ("generate", "reconstruct", "swap", "traverse"):
+        disdiff(root, "sample", "runs/tiny-disdiff", "--mode", mode, "--data", str(store),
+                "--steps", "4", "--num", "2", "--out", f"{mode}.png")
+        with Image.open(root / f"{mode}.png") as image:
+            assert image.width > 16 and image.height > 16
 
 
 def test_resume_continues_from_the_checkpoint(backbone_run: tuple[Path, float]) -> None:
