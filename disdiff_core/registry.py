@@ -17,10 +17,10 @@ Two details matter to users:
 from __future__ import annotations
 
 import difflib
-import importlib.metadata as metadata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
+from importlib import metadata
 from typing import Any
 
 from stevedore import ExtensionManager
@@ -115,7 +115,7 @@ def _load_group(kind: str) -> list[PluginEntry]:
     return entries
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entries(kind: str) -> tuple[PluginEntry, ...]:
     return tuple(sorted(_load_group(kind), key=lambda e: (e.name, e.distribution)))
 

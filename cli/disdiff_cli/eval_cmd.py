@@ -38,7 +38,12 @@ def eval_run(
     from disdiff_core.evaluation import evaluate_codes
     from disdiff_core.io import write_json_atomic
     from disdiff_core.runs import Run
-    from disdiff_core.stages.load import check_image_shape, encode_images, load_disdiff, read_run_recipe
+    from disdiff_core.stages.load import (
+        check_image_shape,
+        encode_images,
+        load_disdiff,
+        read_run_recipe,
+    )
 
     recipe = read_run_recipe(run)
     step = Run.open(run).step if (run / "run.json").is_file() else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ plugins_app = typer.Typer(help="List installed plugins and show their parameters
 
 @plugins_app.command("list")
 def list_plugins(
-    kind: Annotated[Optional[str], typer.Option("--kind", "-k", help="only this kind")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="only this kind")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """List plugins by kind, with their distribution and version; failed ones show their error."""
@@ -50,7 +50,7 @@ def _field_rows(params_model: Any) -> list[tuple[str, str, str, str]]:
 @plugins_app.command("show")
 def show_plugin(
     name: Annotated[str, typer.Argument(help="plugin name")],
-    kind: Annotated[Optional[str], typer.Option("--kind", "-k", help="kind, if the name is in several")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="kind, if the name is in several")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Schema of the parameters")] = False,
 ) -> None:
     """Show a plugin's description and its parameters (name, type, default, description)."""

@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, Field, create_model
 
 from disdiff_core import registry
-from disdiff_core.recipes.model import Component, EvalSection, Recipe, SampleSection, DataSection
+from disdiff_core.recipes.model import Component, DataSection, EvalSection, Recipe, SampleSection
 
 
 def _component_union(kind: str) -> Any:
@@ -35,24 +35,26 @@ def _component_union(kind: str) -> Any:
 
 def recipe_schema() -> dict[str, Any]:
     """The JSON Schema of a recipe given the installed plugins."""
-    kinds = {kind: _component_union(kind) for kind in
-             ("first_stage", "backbone", "encoder", "field", "loss", "sampler", "metric", "dataset")}
+    first_stage_choices, backbone_choices, encoder_choices, field_choices = (
+        _component_union(kind) for kind in ("first_stage", "backbone", "encoder", "field"))
+    loss_choices, sampler_choices, metric_choices, dataset_choices = (
+        _component_union(kind) for kind in ("loss", "sampler", "metric", "dataset"))
     data = create_model("DataSection", __base__=DataSection,
-                        prepare=(Optional[kinds["dataset"]], None))  # noqa: UP045
+                        prepare=(Optional[dataset_choices], None))  # noqa: UP045
     sample = create_model("SampleSection", __base__=SampleSection,
-                          sampler=(kinds["sampler"], Field(default_factory=SampleSection().sampler.model_copy)))
+                          sampler=(sampler_choices, Field(default_factory=SampleSection().sampler.model_copy)))
     evaluation = create_model("EvalSection", __base__=EvalSection,
-                              metrics=(list[kinds["metric"]], Field(default_factory=list)))
+                              metrics=(list[metric_choices], Field(default_factory=list)))
     model: type[BaseModel] = create_model(
         "Recipe",
         __base__=Recipe,
         extends=(Union[str, list[str], None], Field(None, description="recipe files to inherit from")),  # noqa: UP007
         data=(data, ...),
-        first_stage=(Optional[kinds["first_stage"]], None),  # noqa: UP045
-        backbone=(Optional[kinds["backbone"]], None),  # noqa: UP045
-        encoder=(Optional[kinds["encoder"]], None),  # noqa: UP045
-        field=(Optional[kinds["field"]], None),  # noqa: UP045
-        losses=(list[kinds["loss"]], Field(default_factory=list)),
+        first_stage=(Optional[first_stage_choices], None),  # noqa: UP045
+        backbone=(Optional[backbone_choices], None),  # noqa: UP045
+        encoder=(Optional[encoder_choices], None),  # noqa: UP045
+        field=(Optional[field_choices], None),  # noqa: UP045
+        losses=(list[loss_choices], Field(default_factory=list)),
         sample=(sample, Field(default_factory=sample)),
         eval=(evaluation, Field(default_factory=evaluation)),
     )

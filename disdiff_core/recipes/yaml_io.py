@@ -25,7 +25,7 @@ _FLOAT = re.compile(
     |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""",
-    re.X,
+    re.VERBOSE,
 )
 # Replace the 1.1 float resolver for every first character it may start with.
 RecipeLoader.yaml_implicit_resolvers = {
@@ -39,7 +39,7 @@ def parse_scalar(text: str) -> Any:
     """Parse one ``--set`` value as a YAML scalar (or flow collection): ``1e-4`` → 0.0001,
     ``true`` → True, ``[1, 2]`` → [1, 2], ``null`` → None, anything else stays a string."""
     try:
-        return yaml.load(text, Loader=RecipeLoader)  # noqa: S506 - RecipeLoader is a SafeLoader
+        return yaml.load(text, Loader=RecipeLoader)
     except yaml.YAMLError:
         return text
 
@@ -53,7 +53,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise RecipeError(f"cannot read recipe file {path}: {exc}") from None
     try:
-        data = yaml.load(text, Loader=RecipeLoader)  # noqa: S506
+        data = yaml.load(text, Loader=RecipeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
