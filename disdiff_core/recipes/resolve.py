@@ -93,16 +93,27 @@ def iter_components(recipe: Recipe) -> Iterator[tuple[str, str, Component]]:
             yield key, kind, node
 
 
-def _from_run_component(key: str, component: Component) -> Component | None:
-    """The component of the same key in an earlier run's resolved recipe, if that run exists."""
-    run_recipe = Path(component.from_run or "") / "recipe.yaml"
-    if not run_recipe.is_file():
-        return None
-    node: Any = read_yaml(run_recipe)
+def component_of_run(run_dir: str | Path, key: str) -> dict[str, Any]:
+    """The raw ``key`` component (a dotted key) of a run's resolved recipe."""
+    recipe_file = Path(run_dir) / "recipe.yaml"
+    if not recipe_file.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no recipe.yaml)")
+    node: Any = read_yaml(recipe_file)
     for part in key.split("."):
         node = node.get(part) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or not node.get("plugin"):
-        raise RunError(f"{component.from_run} has no `{key}` component to reuse")
+    if not isinstance(node, dict):
+        raise RunError(f"run {run_dir} has no `{key}` component")
+    return node
+
+
+def _from_run_component(key: str, component: Component) -> Component | None:
+    """The component of the same key in an earlier run's resolved recipe, if that run exists
+    (it may not yet: a pipeline validates later stages before running earlier ones)."""
+    if not (Path(component.from_run or "") / "recipe.yaml").is_file():
+        return None
+    node = component_of_run(component.from_run or "", key)
+    if not node.get("plugin"):
+        raise RunError(f"{component.from_run} has no `{key}` plugin to reuse")
     return Component(plugin=node["plugin"], params=node.get("params") or {})
 
 

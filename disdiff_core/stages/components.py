@@ -14,6 +14,7 @@ from typing import Any
 from disdiff_core import registry
 from disdiff_core.errors import DisdiffError, RunError
 from disdiff_core.recipes.model import Component
+from disdiff_core.recipes.resolve import component_of_run
 from disdiff_core.recipes.yaml_io import read_yaml
 
 WEIGHTS_DIR = "weights"
@@ -22,16 +23,6 @@ WEIGHTS_DIR = "weights"
 def weights_path(run_dir: str | Path, key: str) -> Path:
     """Where a run keeps the exported weights of component ``key``."""
     return Path(run_dir) / WEIGHTS_DIR / f"{key}.safetensors"
-
-
-def _component_of_run(run_dir: Path, key: str) -> dict[str, Any]:
-    recipe_file = run_dir / "recipe.yaml"
-    if not recipe_file.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no recipe.yaml)")
-    node = read_yaml(recipe_file).get(key)
-    if not isinstance(node, dict):
-        raise RunError(f"run {run_dir} has no `{key}` component")
-    return node
 
 
 def locate_weights(key: str, component: Component) -> tuple[Component, Path | None]:
@@ -47,7 +38,7 @@ def locate_weights(key: str, component: Component) -> tuple[Component, Path | No
     if component.from_run is None:
         return component, None
     run_dir = Path(component.from_run)
-    node = _component_of_run(run_dir, key)
+    node = component_of_run(run_dir, key)
     resolved = Component(plugin=node.get("plugin"), params=node.get("params") or {},
                          from_run=node.get("from_run"), checkpoint=node.get("checkpoint"))
     exported = weights_path(run_dir, key)
