@@ -27,14 +27,18 @@ def _timesteps(num_train_timesteps: int, steps: int | None, spacing: str) -> lis
     return spaced_timesteps(num_train_timesteps, steps, spacing)
 
 
-class DDPMSampler(Sampler):
-    """Ancestral sampling over all (or ``steps`` respaced) training timesteps."""
+class RespacedSampler(Sampler):
+    """A sampler over ``params.steps`` training timesteps chosen by ``params.spacing``."""
 
-    def __init__(self, params: DDPMParams) -> None:
+    def __init__(self, params: DDPMParams | DDIMParams) -> None:
         self.params = params
 
     def timesteps(self, num_train_timesteps: int) -> list[int]:
         return _timesteps(num_train_timesteps, self.params.steps, self.params.spacing)
+
+
+class DDPMSampler(RespacedSampler):
+    """Ancestral sampling over all (or ``steps`` respaced) training timesteps."""
 
     def sample(
         self,
@@ -59,17 +63,11 @@ class DDPMSampler(Sampler):
         )
 
 
-class DDIMSampler(Sampler):
+class DDIMSampler(RespacedSampler):
     """DDIM with ``steps`` and η; ``deterministic=True`` samples with η = 0, the exact inverse
     of :meth:`invert`."""
 
     can_invert = True
-
-    def __init__(self, params: DDIMParams) -> None:
-        self.params = params
-
-    def timesteps(self, num_train_timesteps: int) -> list[int]:
-        return _timesteps(num_train_timesteps, self.params.steps, self.params.spacing)
 
     def sample(
         self,
