@@ -31,8 +31,6 @@ def eval_run(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Evaluate a run's representation on a dataset store (mean ± std over seeds)."""
-    import numpy as np
-
     from disdiff_core.data.store import open_store
     from disdiff_core.errors import DataError
     from disdiff_core.evaluation import evaluate_codes
@@ -40,7 +38,7 @@ def eval_run(
     from disdiff_core.runs import Run
     from disdiff_core.stages.load import (
         check_image_shape,
-        encode_images,
+        encode_store,
         load_disdiff,
         read_run_recipe,
     )
@@ -62,10 +60,8 @@ def eval_run(
         requested[name] = {**(requested[name] or {}), **params}
 
     model = load_disdiff(run, device)
-    codes = np.zeros((store.num_images, model.num_factors, model.field.factor_dim), np.float32)
     err.print(f"[dim]encoding {store.num_images} images of {store_path}[/]")
-    for start, batch in store.iter_batches(batch_size):
-        codes[start:start + len(batch)] = encode_images(model, batch).float().cpu().numpy()
+    codes = encode_store(model, store, batch_size=batch_size)
 
     result = evaluate_codes(
         codes,

@@ -3,6 +3,7 @@ first stage (METHOD.md, "One training step"; the step itself is
 :meth:`~disdiff_core.disdiff.DisDiffModel.training_losses`).
 
 The first stage defaults to the backbone run's (``from_run`` of the backbone), else identity.
+With ``train.eval_every`` the run is evaluated as it trains (:mod:`.eval_hook`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.engine.trainer import Trainer
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.stages.components import build_component, export_weights
+from disdiff_core.stages.eval_hook import evaluation_hook
 from disdiff_core.stages.plan import IDENTITY, StageInputs, StagePlan
 
 
@@ -53,4 +55,6 @@ def plan(inputs: StageInputs) -> StagePlan:
                     path = export_weights(getattr(trained, key), run.path, key)
                     inputs.echo(f"{key} weights: {path}")
 
-    return StagePlan(module=model, step_fn=step_fn, finish=finish, find_unused_parameters=True)
+    hook = evaluation_hook(inputs, model)
+    return StagePlan(module=model, step_fn=step_fn, finish=finish, hooks=[hook] if hook else [],
+                     find_unused_parameters=True)

@@ -135,3 +135,15 @@ def encode_images(model: DisDiffModel, images: Any, *, batch_size: int = ENCODE_
               for start in range(0, len(images), batch_size)]
     return torch.cat(chunks) if chunks else torch.zeros(
         0, model.num_factors, model.field.factor_dim, device=device)
+
+
+def encode_store(model: DisDiffModel, store: Any, *, batch_size: int = ENCODE_BATCH) -> np.ndarray:
+    """Codes of every image of an opened dataset store, in its row order: float32 (rows, N, D).
+
+    The row order is the store's canonical factor order, so the result lines up with
+    ``store.ground_truth()`` and ``store.attributes`` for evaluation."""
+    codes = np.zeros((store.num_images, model.num_factors, model.field.factor_dim), np.float32)
+    for start, batch in store.iter_batches(batch_size):
+        codes[start:start + len(batch)] = encode_images(
+            model, batch, batch_size=batch_size).float().cpu().numpy()
+    return codes

@@ -21,7 +21,8 @@ print("HEAVY=" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.st
 
 def imported_heavy_modules(args: list[str]) -> list[str]:
     code = PROBE.format(args=args, heavy=HEAVY)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                            text=True, timeout=120)
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
     return [m for m in line.removeprefix("HEAVY=").split(",") if m]
 

@@ -59,13 +59,18 @@ def test_disdiff_trains_on_the_backbone_run(backbone_run: tuple[Path, float]) ->
     store = root / "store"
     disdiff(root, "train", "tiny/disdiff", "--out", "runs/tiny-disdiff",
             *sets([f"data.store={store}", "train.steps=6", "train.batch_size=8",
-                   "train.log_every=3", "field.params.cond_dim=32"]))
+                   "train.log_every=3", "field.params.cond_dim=32", "train.eval_every=4",
+                   "eval.metrics=[{plugin: mig}, {plugin: dci}]"]))
     run = Run.open(root / "runs/tiny-disdiff")
     assert run.status == "finished" and run.step == 6
     assert json.loads((run.path / "run.json").read_text())["parents"]["backbone"] == \
         "runs/tiny-backbone"
-    last = run.read_metrics()[-1]
-    assert {"loss", "rec", "dis", "w"} <= set(last)
+    records = run.read_metrics()
+    assert {"loss", "rec", "dis", "w"} <= set(next(r for r in records[::-1] if "loss" in r))
+    # periodic evaluation (fast settings) at step 4 and after the last step
+    evaluations = {r["step"]: r for r in records if "eval/mig/discrete_mig" in r}
+    assert sorted(evaluations) == [4, 6]
+    assert 0.0 <= evaluations[6]["eval/dci/disentanglement"] <= 1.0
     assert len(run.info["losses"]) == 2
     for key in ("encoder", "field"):
         assert (run.path / f"weights/{key}.safetensors").is_file()

@@ -67,5 +67,5 @@ def run_cli(args: list[str], site: Path | None = None, cwd: Path | None = None) 
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "disdiff_cli", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+        check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
     )
