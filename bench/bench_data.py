@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from disdiff_core.data.loader import make_loader
 from disdiff_plugins.datasets.base import grid_factors
 from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, SYNTH_SHAPES3D, TOY_SHAPES
 from disdiff_plugins.datasets.synth_dsprites import render as render_dsprites
-
-from disdiff_core.data.loader import make_loader
 
 
 def rate(fn: Callable[[], object], count: int, repeats: int = 3) -> float:

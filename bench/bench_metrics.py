@@ -20,12 +20,12 @@ import argparse
 import time
 
 import numpy as np
+
+from disdiff_core.data.ground_truth import GroundTruth
 from disdiff_plugins.metrics.dci import dci
 from disdiff_plugins.metrics.factor_vae import factor_vae_score
 from disdiff_plugins.metrics.mig import mig
 from disdiff_plugins.metrics.sap import sap
-
-from disdiff_core.data.ground_truth import GroundTruth
 
 SHAPES3D_SIZES = [10, 10, 10, 8, 4, 15]
 DCI_NUMBERS = ("disentanglement", "completeness", "informativeness_test")

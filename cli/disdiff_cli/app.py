@@ -42,7 +42,9 @@ def _register() -> None:
     from disdiff_cli.encode_cmd import encode
     from disdiff_cli.eval_cmd import eval_run
     from disdiff_cli.evaluate import eval_codes
+    from disdiff_cli.pipeline_cmd import pipeline
     from disdiff_cli.plugins_cmd import plugins_app
+    from disdiff_cli.quickstart_cmd import quickstart
     from disdiff_cli.recipe_cmd import recipe_app
     from disdiff_cli.runs_cmd import runs_app
     from disdiff_cli.sample_cmd import sample
@@ -55,6 +57,8 @@ def _register() -> None:
     app.command("encode")(encode)
     app.command("sample")(sample)
     app.command("train")(train)
+    app.command("pipeline")(pipeline)
+    app.command("quickstart")(quickstart)
     app.command("eval")(eval_run)
     app.command("eval-codes")(eval_codes)
 

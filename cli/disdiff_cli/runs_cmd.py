@@ -1,11 +1,14 @@
-"""``disdiff runs list|show``: the run directories under a folder, and one run in detail."""
+"""``disdiff runs list|show|report``: the run directories under a folder, one run in detail,
+and one run's report (a Markdown or HTML page with its plots and images beside it)."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from disdiff_cli.console import out, print_json
@@ -65,3 +68,27 @@ def show_run(
     for label, names in (("evaluations", evals), ("images", images)):
         if names:
             out.print(f"[bold]{label}[/]: " + ", ".join(names))
+    out.print(f"[dim]full report (curves, evaluation, images): "
+              f"disdiff runs report {escape(str(run))}[/]", soft_wrap=True)
+
+
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+
+
+@runs_app.command("report")
+def report_run(
+    run: Annotated[Path, typer.Argument(help="run directory")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="folder to write the report into", show_default="RUN/report")] = None,
+    fmt: Annotated[ReportFormat, typer.Option(
+        "--format", help="page format: md (Markdown) or html")] = ReportFormat.md,
+) -> None:
+    """Write RUN's report: one page (state, recipe summary, loss and evaluation curves, latest
+    evaluation, image grids) with its PNGs beside it, in a folder you can zip and open."""
+    from disdiff_core.report import write_report
+    from disdiff_core.runs import Run
+
+    page = write_report(Run.open(run), out_dir, fmt.value)
+    out.print(f"report written to {escape(str(page))}", soft_wrap=True)

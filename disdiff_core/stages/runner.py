@@ -13,6 +13,7 @@ from typing import IO
 
 from disdiff_core import registry
 from disdiff_core.engine.distributed import distributed_session
+from disdiff_core.engine.rng import seed_everything
 from disdiff_core.engine.trainer import Trainer
 from disdiff_core.recipes.model import Component
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
@@ -79,6 +80,7 @@ def train_recipe(
         inputs = StageInputs(recipe=recipe, run=run, context=context, store=store, resume=resume,
                              step_of=lambda: trainer.step if trainer is not None else 0,
                              echo=echo if context.is_main else _silent)
+        seed_everything(recipe.train.seed)  # the initial weights follow train.seed too
         try:
             plan = STAGES[recipe.stage](inputs)
         except Exception as exc:

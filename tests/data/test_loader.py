@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, TOY_SHAPES
 
 from disdiff_core.data.loader import ShuffleBuffer, make_loader
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
+from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, TOY_SHAPES
 
 SIZES = [3, 4, 2, 6, 6]
 
@@ -91,8 +91,9 @@ def test_grey_stays_grey_unless_to_rgb(tmp_path: Path) -> None:
 
 
 def test_loader_errors(tmp_path: Path, toy: Path) -> None:
-    from disdiff_plugins.datasets.specs import IMAGEFOLDER
     from PIL import Image
+
+    from disdiff_plugins.datasets.specs import IMAGEFOLDER
 
     folder = tmp_path / "imgs"
     folder.mkdir()

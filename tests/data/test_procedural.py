@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, SYNTH_SHAPES3D, TOY_SHAPES
 
 from disdiff_core.data.store import open_store
+from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, SYNTH_SHAPES3D, TOY_SHAPES
 
 
 def digest(images: np.ndarray) -> str:

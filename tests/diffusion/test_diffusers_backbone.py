@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from disdiff_plugins.backbones.diffusers_backbone import schedule_from_scheduler_config
-from disdiff_plugins.nn import BlockOptions, UNetDecoder
 
 from disdiff_core import registry
 from disdiff_core.diffusion.schedule import NoiseSchedule
 from disdiff_core.errors import DisdiffError
+from disdiff_plugins.backbones.diffusers_backbone import schedule_from_scheduler_config
+from disdiff_plugins.nn import BlockOptions, UNetDecoder
 
 diffusers = pytest.importorskip("diffusers")
 

@@ -6,6 +6,9 @@ import math
 
 import pytest
 import torch
+from torch import nn
+
+from disdiff_core.interfaces.backbone import BackboneFeatures, FeatureLayout
 from disdiff_plugins.nn import (
     AttentionBlock,
     BlockOptions,
@@ -15,9 +18,6 @@ from disdiff_plugins.nn import (
     timestep_embedding,
     zero_module,
 )
-from torch import nn
-
-from disdiff_core.interfaces.backbone import BackboneFeatures, FeatureLayout
 
 
 def randomize(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from disdiff_plugins.backbones.specs import UNetParams
-from disdiff_plugins.samplers.specs import DDIMParams
 from pydantic import ValidationError
 
 from disdiff_core import registry
+from disdiff_plugins.backbones.specs import UNetParams
+from disdiff_plugins.samplers.specs import DDIMParams
 
 
 def test_specs_do_not_import_torch() -> None:

@@ -11,18 +11,18 @@ import math
 
 import pytest
 import torch
-from disdiff_plugins.samplers.functional import (
-    ddim_invert,
-    ddim_sample,
-    ddpm_sample,
-    spaced_timesteps,
-)
 from torch import Tensor
 
 from disdiff_core import registry
 from disdiff_core.diffusion.schedule import NoiseSchedule
 from disdiff_core.errors import DisdiffError
 from disdiff_core.interfaces.sampler import SamplerStep
+from disdiff_plugins.samplers.functional import (
+    ddim_invert,
+    ddim_sample,
+    ddpm_sample,
+    spaced_timesteps,
+)
 
 
 def mixture_oracle(schedule: NoiseSchedule, means: Tensor, sigma: float):

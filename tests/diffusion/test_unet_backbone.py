@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from disdiff_plugins.backbones.checkpoint import save_backbone_weights
-from disdiff_plugins.backbones.specs import UNetParams
-from disdiff_plugins.backbones.unet import UNetBackbone, build_unet
 from torch import nn
 
 from disdiff_core import registry
 from disdiff_core.errors import DisdiffError
+from disdiff_plugins.backbones.checkpoint import save_backbone_weights
+from disdiff_plugins.backbones.specs import UNetParams
+from disdiff_plugins.backbones.unet import UNetBackbone, build_unet
 
 TINY = {
     "image_size": 8,

@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
+
+from disdiff_core.disdiff import DisDiffModel
+from disdiff_core.interfaces.first_stage import FirstStage
+from disdiff_core.interfaces.loss import LossTerm
 from disdiff_plugins.backbones.specs import UNetParams
 from disdiff_plugins.backbones.unet import UNetBackbone, build_unet
 from disdiff_plugins.encoders.conv4 import Conv4Encoder
@@ -18,11 +23,6 @@ from disdiff_plugins.first_stages.specs import VQParams
 from disdiff_plugins.losses.disentangle import DisentangleLoss
 from disdiff_plugins.losses.mean_shift import MeanShiftLoss
 from disdiff_plugins.losses.specs import DisentangleParams, MeanShiftParams
-from torch import nn
-
-from disdiff_core.disdiff import DisDiffModel
-from disdiff_core.interfaces.first_stage import FirstStage
-from disdiff_core.interfaces.loss import LossTerm
 
 N, D = 3, 4
 IMAGE = 16

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from disdiff_plugins.encoders.conv4 import Conv4Encoder
-from disdiff_plugins.encoders.specs import Conv4Params, TimmParams
-from disdiff_plugins.encoders.timm_encoder import TimmEncoder
 from safetensors.torch import save_file
 from torch import nn
 
 from disdiff_core import registry
 from disdiff_core.errors import PluginError
+from disdiff_plugins.encoders.conv4 import Conv4Encoder
+from disdiff_plugins.encoders.specs import Conv4Params, TimmParams
+from disdiff_plugins.encoders.timm_encoder import TimmEncoder
 
 
 @pytest.mark.parametrize("size", [32, 64])

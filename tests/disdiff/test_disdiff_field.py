@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from disdiff_plugins.fields.factor_embeddings import OrthogonalFactorEmbedding
-from disdiff_plugins.fields.shift_unet import FoldedSkips
 from disdiff_toys import IMAGE, D, N, randomise, tiny_backbone, tiny_field
 
 from disdiff_core import registry
 from disdiff_core.errors import PluginError
+from disdiff_plugins.fields.factor_embeddings import OrthogonalFactorEmbedding
+from disdiff_plugins.fields.shift_unet import FoldedSkips
 
 
 @pytest.fixture(scope="module")

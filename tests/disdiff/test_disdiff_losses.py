@@ -8,14 +8,14 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 import torch
-from disdiff_plugins.losses.disentangle import DisentangleLoss
-from disdiff_plugins.losses.specs import DisentangleParams
 from torch import Tensor, nn
 
 from disdiff_core import registry
 from disdiff_core.diffusion.schedule import NoiseSchedule
 from disdiff_core.interfaces.first_stage import FirstStage
 from disdiff_core.interfaces.loss import DisDiffStep
+from disdiff_plugins.losses.disentangle import DisentangleLoss
+from disdiff_plugins.losses.specs import DisentangleParams
 
 T, B, N, D = 10, 2, 3, 2
 SCALE = 0.5

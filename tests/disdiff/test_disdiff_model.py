@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from disdiff_plugins.first_stages.identity import IdentityFirstStage
-from disdiff_plugins.losses.disentangle import DisentangleLoss
-from disdiff_plugins.losses.mean_shift import MeanShiftLoss
-from disdiff_plugins.losses.specs import DisentangleParams, MeanShiftParams
 from disdiff_toys import IMAGE, D, N, images, tiny_backbone, tiny_encoder, tiny_field, tiny_model
 
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.errors import DisdiffError
+from disdiff_plugins.first_stages.identity import IdentityFirstStage
+from disdiff_plugins.losses.disentangle import DisentangleLoss
+from disdiff_plugins.losses.mean_shift import MeanShiftLoss
+from disdiff_plugins.losses.specs import DisentangleParams, MeanShiftParams
 
 
 def _gen(seed: int = 0) -> torch.Generator:

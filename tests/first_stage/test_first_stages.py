@@ -6,13 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from disdiff_plugins.first_stages.autoencoders import KLAutoencoder, VQAutoencoder, build_vq
-from disdiff_plugins.first_stages.gaussian import DiagonalGaussian
-from disdiff_plugins.first_stages.identity import IdentityFirstStage
-from disdiff_plugins.first_stages.losses import PatchGAN
-from disdiff_plugins.first_stages.lpips import LPIPS
-from disdiff_plugins.first_stages.quantizer import VectorQuantizer
-from disdiff_plugins.first_stages.specs import KLParams, VQParams
 from pydantic import ValidationError
 from safetensors.torch import save_file
 from torch import Tensor
@@ -20,6 +13,13 @@ from torch import Tensor
 from disdiff_core import registry
 from disdiff_core.errors import DisdiffError
 from disdiff_core.interfaces.first_stage import FirstStage
+from disdiff_plugins.first_stages.autoencoders import KLAutoencoder, VQAutoencoder, build_vq
+from disdiff_plugins.first_stages.gaussian import DiagonalGaussian
+from disdiff_plugins.first_stages.identity import IdentityFirstStage
+from disdiff_plugins.first_stages.losses import PatchGAN
+from disdiff_plugins.first_stages.lpips import LPIPS
+from disdiff_plugins.first_stages.quantizer import VectorQuantizer
+from disdiff_plugins.first_stages.specs import KLParams, VQParams
 
 #: A small VQ with the reference's 4× downsampling (three levels), fast on CPU.
 TINY = {"ch": 8, "ch_mult": [1, 2, 2], "num_res_blocks": 1, "norm_groups": 4, "n_embed": 64}

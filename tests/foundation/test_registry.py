@@ -9,7 +9,6 @@ import pytest
 from disdiff_core import registry
 from disdiff_core.errors import PluginError
 from disdiff_core.plugin import KINDS
-
 from support.fixture_dists import install_fixture, run_cli
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from disdiff_plugins.metrics.factor_vae import factor_vae_score
 from metric_fixtures import SMALL, grid_factors, identity_codes, small_grid
 
 from disdiff_core.errors import DataError, PluginError
 from disdiff_core.evaluation import evaluate_codes
+from disdiff_plugins.metrics.factor_vae import factor_vae_score
 
 
 def chunked_identity(ground_truth, dim: int = 4) -> np.ndarray:

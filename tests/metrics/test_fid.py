@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from disdiff_core.errors import DisdiffError
 from disdiff_plugins.metrics import fid
 from disdiff_plugins.metrics.frechet import FeatureStatistics, frechet_distance
 from disdiff_plugins.metrics.specs import FID
-
-from disdiff_core.errors import DisdiffError
 
 
 def test_diagonal_gaussians_match_the_closed_form() -> None:

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from disdiff_plugins.metrics import beta_vae, dci, factor_vae, mig, modularity, sap, utils
 from metric_fixtures import identity_codes, small_grid
 
 from disdiff_core.data.ground_truth import GroundTruth
+from disdiff_plugins.metrics import beta_vae, dci, factor_vae, mig, modularity, sap, utils
 
 
 # -- DCI --------------------------------------------------------------------------------------

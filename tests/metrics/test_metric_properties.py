@@ -6,11 +6,12 @@ from functools import cache
 
 import numpy as np
 import pytest
+from metric_fixtures import SMALL, grid_factors, identity_codes, small_grid
+
 from disdiff_plugins.metrics.dci import dci
 from disdiff_plugins.metrics.factor_vae import factor_vae_score
 from disdiff_plugins.metrics.mig import mig
 from disdiff_plugins.metrics.sap import sap
-from metric_fixtures import SMALL, grid_factors, identity_codes, small_grid
 
 METRICS = {"factorvae": factor_vae_score, "dci": dci, "mig": mig, "sap": sap}
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from disdiff_plugins.metrics import tad
 from disdiff_plugins.metrics.specs import TAD
 

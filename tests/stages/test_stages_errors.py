@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from disdiff_cli.app import app
 from typer.testing import CliRunner
 
+from disdiff_cli.app import app
 from disdiff_core.recipes.resolve import recipes_dir
 from disdiff_core.runs import Run
 

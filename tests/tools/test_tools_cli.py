@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from disdiff_cli.app import app
 from PIL import Image
 from tool_runs import FACTOR_DIM, IMAGE, NUM_FACTORS
 from typer.testing import CliRunner
 
+from disdiff_cli.app import app
 from disdiff_core.data.store import open_store
 from disdiff_core.evaluation.codes import load_codes
 from disdiff_core.stages.load import encode_images, load_disdiff

@@ -1,0 +1,26 @@
+"""``disdiff pipeline shapes3d`` (or ``RECIPE…``): train the stages in order, each into its
+default run directory, reusing a stage already finished with the same recipe."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from disdiff_cli.console import err, out
+from disdiff_cli.train_cmd import SetOpt
+
+
+def pipeline(
+    recipes: Annotated[list[str], typer.Argument(
+        help="a recipe folder (shipped, e.g. shapes3d, or a path: its stages in order), "
+        "or recipes to run in the order given")],
+    overrides: SetOpt = [],  # noqa: B006 - typer reads it
+) -> None:
+    """Run first stage → backbone → DisDiff (whichever the recipes hold), reusing finished
+    stages and resuming unfinished ones; ``--set`` applies to every stage."""
+    from disdiff_core.stages.pipeline import run_pipeline, steps_of
+
+    runs = run_pipeline(steps_of(recipes, overrides), echo=lambda line: err.print(line))
+    for run in runs:
+        out.print(f"{run.stage:<12} {run.path}: {run.status} at step {run.step}")

@@ -1,0 +1,128 @@
+"""Several stages in order (first stage → backbone → DisDiff), each reusing a finished run.
+
+A later stage names an earlier one's run in ``from_run``, so each stage's recipe is resolved
+only when the stages before it are done. A stage whose run directory already holds a FINISHED
+run of the same recipe is reused instead of retrained; an unfinished run of it is resumed from
+its latest checkpoint; a finished run of a different recipe is an error (retraining silently
+would discard it, reusing it would mislabel the results).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO
+
+from disdiff_core.errors import RecipeError, RunError
+from disdiff_core.recipes.model import Stage
+from disdiff_core.recipes.resolve import ResolvedRecipe, find_recipe, load_recipe, recipes_dir
+from disdiff_core.recipes.yaml_io import read_yaml
+from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
+from disdiff_core.stages.runner import complete_first_stage, default_run_dir, train_recipe
+
+#: The order stages run in: each needs the runs of the ones before it.
+STAGE_ORDER: tuple[Stage, ...] = ("first_stage", "backbone", "disdiff")
+
+
+class Action(str, Enum):
+    """What the pipeline does with one stage."""
+
+    train = "train"
+    resume = "resume"
+    reuse = "reuse"
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One stage: its recipe (file or shipped name), ``--set`` overrides and run directory
+    (None: ``runs/<recipe name>``)."""
+
+    recipe: str | Path
+    overrides: tuple[str, ...] = ()
+    out: Path | None = None
+
+
+def stage_recipes(name_or_dir: str | Path) -> list[Path]:
+    """The stage recipes of a folder (a path, or a shipped folder such as ``shapes3d``), in
+    stage order. Raises RecipeError when the folder is missing or a stage appears twice."""
+    folder = Path(name_or_dir)
+    if not folder.is_dir():
+        folder = recipes_dir() / str(name_or_dir)
+    if not folder.is_dir():
+        raise RecipeError(f"no recipe folder {name_or_dir!r} (neither a folder nor under "
+                          f"{recipes_dir()})")
+    by_stage: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        stage = load_recipe(path).recipe.stage
+        if stage in by_stage:
+            raise RecipeError(f"{folder} holds two {stage} recipes: {by_stage[stage].name} and "
+                              f"{path.name}; name the recipes to run instead")
+        by_stage[stage] = path
+    if not by_stage:
+        raise RecipeError(f"{folder} holds no recipes")
+    return [by_stage[stage] for stage in STAGE_ORDER if stage in by_stage]
+
+
+def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
+    """Whether the run was trained with this recipe (plugin provenance aside)."""
+    stored = read_yaml(run_dir / RECIPE_FILE) or {}
+    wanted = resolved.to_dict()
+    stored.pop("provenance", None)
+    wanted.pop("provenance", None)
+    return stored == wanted
+
+
+def decide(resolved: ResolvedRecipe, run_dir: Path) -> Action:
+    """Train, resume or reuse the stage whose run goes to ``run_dir``."""
+    if not (run_dir / RUN_FILE).is_file():
+        return Action.train
+    run = Run.open(run_dir)
+    if run.stage != resolved.recipe.stage:
+        raise RunError(f"{run_dir} holds a {run.stage!r} run, not a {resolved.recipe.stage!r} run")
+    same = _same_recipe(resolved, run_dir)
+    if run.status == "finished":
+        if not same:
+            raise RunError(f"{run_dir} holds a finished run of a different recipe; remove it or "
+                           "send this stage elsewhere (--out)")
+        return Action.reuse
+    if not same:
+        raise RunError(f"{run_dir} holds an unfinished run of a different recipe; remove it to "
+                       "train this one")
+    return Action.resume
+
+
+def run_pipeline(
+    steps: Sequence[PipelineStep],
+    *,
+    echo: Callable[[str], None] = print,
+    stream: IO[str] | None = None,
+) -> list[Run]:
+    """Run each step in order; returns their runs (reused ones included)."""
+    runs = []
+    for number, step in enumerate(steps, start=1):
+        resolved = load_recipe(step.recipe, step.overrides)
+        complete_first_stage(resolved)
+        out = step.out or default_run_dir(resolved)
+        action = decide(resolved, out)
+        echo(f"[{number}/{len(steps)}] {resolved.recipe.stage} {resolved.name}: {action.value} "
+             f"→ {out}")
+        if action is Action.reuse:
+            runs.append(Run.open(out))
+            continue
+        runs.append(train_recipe(resolved, out, resume=action is Action.resume, echo=echo,
+                                 stream=stream))
+    return runs
+
+
+def steps_of(recipes: Iterable[str | Path], overrides: Sequence[str] = ()) -> list[PipelineStep]:
+    """Pipeline steps of recipe names, files or folders (a folder expands to its stages), each
+    with the same overrides, in the order given."""
+    steps = []
+    for item in recipes:
+        is_folder = Path(item).is_dir() or (
+            not Path(item).suffix and (recipes_dir() / str(item)).is_dir())
+        paths = stage_recipes(item) if is_folder else [find_recipe(item)]
+        steps.extend(PipelineStep(path, tuple(overrides)) for path in paths)
+    return steps
