@@ -78,8 +78,13 @@ def labelled_grid(
     label_width: int = 96,
     header_height: int = 14,
     pad: int = 2,
+    min_tile: int = 48,
 ) -> np.ndarray:
     """Rows of images with a text label left of each row (and optionally above each column).
+
+    Tiles smaller than ``min_tile`` pixels are enlarged by an integer factor with
+    nearest-neighbour sampling (pixels stay sharp), so a grid of 16×16 images is still legible
+    to a person and its column labels fit.
 
     Args:
         rows: one (n_i, H, W, C) uint8 array per row, n_i ≤ ncols; all of the same H, W.
@@ -88,14 +93,18 @@ def labelled_grid(
         col_labels: optional labels drawn above the columns.
         label_width: pixels reserved for the row labels.
         header_height: pixels reserved for column labels (only when ``col_labels``).
+        min_tile: smallest tile side in pixels (1: never enlarge).
 
     Returns:
-        RGB uint8 (header + len(rows)·(H+pad)+pad, label_width + ncols·(W+pad)+pad, 3).
+        RGB uint8 (header + len(rows)·(H'+pad)+pad, label_width + ncols·(W'+pad)+pad, 3) with
+        H' = s·H, W' = s·W, s = ceil(min_tile / max(H, W)) (at least 1).
     """
     if len(rows) != len(row_labels):
         raise ValueError("one label per row is needed")
     if not rows:
         raise ValueError("no rows to draw")
+    scale = max(1, -(-min_tile // max(rows[0].shape[1:3])))
+    rows = [row.repeat(scale, axis=1).repeat(scale, axis=2) for row in rows]
     h, w = rows[0].shape[1:3]
     header = header_height if col_labels else 0
     row_h = h + pad

@@ -6,10 +6,11 @@ procedural toy-shapes set (16×16, five known factors), over several seeds.
         [--backbone-steps 600] [--steps 800] [--lambda 0.05] [--doc docs/results/toy-disentanglement.md]
 
 One backbone (``recipes/quickstart/backbone.yaml``) is trained once; per seed s, the DisDiff
-recipe (``recipes/quickstart/disdiff.yaml``) trains twice with ``train.seed = s`` (initial
-weights, data order and noise follow it): once as shipped (λ = 0.05, the reference value) and
-once with the disentangling loss's weight set to 0 (identical computation, no effect). The
-untrained baseline is the same encoder architecture with the initial weights of seed s.
+recipe (``recipes/quickstart/disdiff.yaml``) trains three times with ``train.seed = s`` (initial
+weights, data order and noise follow it): as shipped (λ = 0.05, the reference value); with
+the ``w_normalize`` stabiliser (w divided by its batch mean, so the term is not scaled down by
+the young field's small magnitude); and with the disentangling weight set to 0 (identical
+computation, no effect). The untrained baseline is the same encoder architecture with the initial weights of seed s.
 Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1`` reduction)
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
 Finished runs are reused, so an interrupted study continues where it stopped.
@@ -45,9 +46,16 @@ COLUMNS = [
     ("MIG", "mig", "discrete_mig"),
     ("DCI informativeness (test)", "dci", "informativeness_test"),
 ]
-CONDITIONS = ("disdiff", "lambda0", "untrained")
+CONDITIONS = ("disdiff", "disdiff-wnorm", "lambda0", "untrained")
+#: Trained conditions: the disentangling loss's parameters ("{lam}" is --lambda).
+LOSS_PARAMS = {
+    "disdiff": "{{weight: {lam}}}",
+    "disdiff-wnorm": "{{weight: {lam}, w_normalize: true}}",
+    "lambda0": "{{weight: 0.0}}",
+}
 LABELS = {
-    "disdiff": "DisDiff (λ = {lam})",
+    "disdiff": "DisDiff (λ = {lam}, faithful)",
+    "disdiff-wnorm": "DisDiff (λ = {lam}, w normalised by its batch mean)",
     "lambda0": "same recipe, λ = 0 (PDAE-style)",
     "untrained": "untrained encoder",
 }
@@ -73,19 +81,19 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
                                backbone)])
     runs = {}
     for seed in args.seeds:
-        for condition, lam in (("disdiff", args.lam), ("lambda0", 0.0)):
+        for condition, loss_params in LOSS_PARAMS.items():
             sets = (*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
                     f"train.steps={args.steps}", f"train.seed={seed}", "train.eval_every=null",
-                    losses_override(lam))
+                    losses_override(loss_params.format(lam=args.lam)))
             out = work / "runs" / f"{condition}-seed{seed}"
             run_pipeline([PipelineStep("quickstart/disdiff", sets, out)])
             runs[(condition, seed)] = out
     return runs
 
 
-def losses_override(lam: float) -> str:
-    """``--set`` of the recipe's two losses with the disentangling weight λ = ``lam``."""
-    return f"losses=[{{plugin: mean-shift}}, {{plugin: disentangle, params: {{weight: {lam}}}}}]"
+def losses_override(disentangle_params: str) -> str:
+    """``--set`` of the recipe's two losses, the disentangling one with these parameters."""
+    return f"losses=[{{plugin: mean-shift}}, {{plugin: disentangle, params: {disentangle_params}}}]"
 
 
 def codes_of(condition: str, seed: int, run: Path, store: Any) -> np.ndarray:

@@ -51,4 +51,4 @@ def preview_grid(store: Store, *, seed: int = 0, columns: int = 10, random_rows:
     images = [store.read_rows(rows) for rows in row_indices]
     if zoom > 1:
         images = [im.repeat(zoom, axis=1).repeat(zoom, axis=2) for im in images]
-    return labelled_grid(images, labels, ncols=columns)
+    return labelled_grid(images, labels, ncols=columns, min_tile=1)  # --zoom decides

@@ -53,8 +53,8 @@ def build_metrics(
 
     Args:
         metrics: plugin names, or a mapping name -> parameters (None for the defaults).
-        fast: ask every metric that has a ``mode`` parameter for its fast mode, unless its
-            parameters set ``mode`` themselves.
+        fast: run every metric that has a ``mode`` parameter in its fast mode, whatever
+            ``mode`` its parameters say (a resolved recipe always spells out ``exact``).
     """
     requests = metrics if isinstance(metrics, Mapping) else {name: None for name in metrics}
     if not requests:
@@ -64,7 +64,7 @@ def build_metrics(
         entry = registry.entry_for("metric", name)
         params = dict(raw or {})
         if fast and "mode" in entry.spec.params.model_fields:
-            params.setdefault("mode", "fast")
+            params["mode"] = "fast"
         metric = entry.spec.build(params)
         if not isinstance(metric, Metric):
             raise PluginError(

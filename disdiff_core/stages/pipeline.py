@@ -76,6 +76,7 @@ def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
 
 def decide(resolved: ResolvedRecipe, run_dir: Path) -> Action:
     """Train, resume or reuse the stage whose run goes to ``run_dir``."""
+    complete_first_stage(resolved)  # as train_recipe stores it
     if not (run_dir / RUN_FILE).is_file():
         return Action.train
     run = Run.open(run_dir)
@@ -103,11 +104,10 @@ def run_pipeline(
     runs = []
     for number, step in enumerate(steps, start=1):
         resolved = load_recipe(step.recipe, step.overrides)
-        complete_first_stage(resolved)
         out = step.out or default_run_dir(resolved)
         action = decide(resolved, out)
-        echo(f"[{number}/{len(steps)}] {resolved.recipe.stage} {resolved.name}: {action.value} "
-             f"→ {out}")
+        counter = f"[{number}/{len(steps)}] " if len(steps) > 1 else ""
+        echo(f"{counter}{resolved.recipe.stage} {resolved.name}: {action.value} → {out}")
         if action is Action.reuse:
             runs.append(Run.open(out))
             continue

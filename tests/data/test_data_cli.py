@@ -38,7 +38,8 @@ def test_preview_png_size(toy: Path, tmp_path: Path, cli) -> None:
     result = cli("data", "preview", toy, "--out", out, "--seed", 3, "--zoom", 2)
     assert result.exit_code == 0, result.output
     # 2 random rows + 5 factor rows of 10 columns of 32×32 tiles, 2 px padding, 96 px labels
-    expected = labelled_grid([np.zeros((1, 32, 32, 3), np.uint8)] * 7, ["x"] * 7, ncols=10)
+    expected = labelled_grid([np.zeros((1, 32, 32, 3), np.uint8)] * 7, ["x"] * 7, ncols=10,
+                             min_tile=1)
     with Image.open(out) as image:
         assert image.size == (expected.shape[1], expected.shape[0]) == (96 + 10 * 34 + 2,
                                                                          7 * 34 + 2)

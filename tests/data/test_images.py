@@ -22,12 +22,20 @@ def test_make_grid_layout() -> None:
 def test_labelled_grid_draws_labels_and_pads_short_rows() -> None:
     rows = [np.zeros((3, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 1), np.uint8)]
     image = labelled_grid(rows, ["first", "second"], ncols=3, col_labels=["a", "b", "c"],
-                          label_width=40)
+                          label_width=40, min_tile=1)
     assert image.shape == (14 + 2 * 10 + 2, 40 + 3 * 10 + 2, 3)
     assert (image[14:, :40] < 128).any()  # some label text
     assert (image[14 + 10 + 2 : 14 + 10 + 10, 40 + 12 :] == 255).all()  # padding of row 2
     with pytest.raises(ValueError, match="one label per row"):
         labelled_grid(rows, ["only one"], ncols=3)
+
+
+def test_labelled_grid_enlarges_small_tiles_sharply() -> None:
+    tile = np.zeros((1, 16, 16, 3), np.uint8)
+    tile[0, 0, 0] = 200
+    image = labelled_grid([tile], ["x"], ncols=1, label_width=10, pad=0, min_tile=48)
+    assert image.shape == (48, 10 + 48, 3)
+    assert (image[:3, 10:13] == 200).all() and (image[3:, 10:13] == 0).all()  # 3×3 block
 
 
 def test_from_signed_unit_inverts_the_loader_scaling() -> None:

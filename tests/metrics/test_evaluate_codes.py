@@ -53,8 +53,9 @@ def test_seed_zero_equals_calling_the_metric_function_with_randomstate_zero() ->
 def test_fast_flag_switches_dci_to_its_fast_mode_and_records_it() -> None:
     ground_truth = small_grid()
     result = evaluate_codes(
-        identity_codes(ground_truth), {"dci": {"num_train": 300, "num_test": 100}, "mig": None},
-        ground_truth=ground_truth, fast=True,
+        identity_codes(ground_truth),
+        {"dci": {"num_train": 300, "num_test": 100, "mode": "exact"}, "mig": None},
+        ground_truth=ground_truth, fast=True,  # a resolved recipe spells out mode: exact
     )
     assert result["modes"] == {"dci": "fast", "mig": "exact"}
     assert result["settings"]["dci"]["mode"] == "fast"

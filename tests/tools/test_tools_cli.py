@@ -16,12 +16,13 @@ from disdiff_core.evaluation.codes import load_codes
 from disdiff_core.stages.load import encode_images, load_disdiff
 
 PAD, LABEL_WIDTH, HEADER = 2, 96, 14  # labelled_grid's layout
+TILE = IMAGE * 3  # labelled_grid enlarges 16-px tiles to its 48-px minimum
 
 
 def _grid_size(rows: int, cols: int, *, header: bool) -> tuple[int, int]:
-    """(width, height) of a labelled grid of IMAGE-px tiles."""
-    return (LABEL_WIDTH + cols * (IMAGE + PAD) + PAD,
-            (HEADER if header else 0) + rows * (IMAGE + PAD) + PAD)
+    """(width, height) of a labelled grid of IMAGE-px images."""
+    return (LABEL_WIDTH + cols * (TILE + PAD) + PAD,
+            (HEADER if header else 0) + rows * (TILE + PAD) + PAD)
 
 
 def _invoke(cli: CliRunner, *args: str) -> str:

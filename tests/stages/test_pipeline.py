@@ -1,0 +1,58 @@
+"""``disdiff pipeline``: stages in order, a finished stage reused, a changed one refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from stages_cli import disdiff, sets
+from test_stages_train import BACKBONE_OVERRIDES
+
+from disdiff_core.errors import RecipeError, RunError
+from disdiff_core.recipes import load_recipe
+from disdiff_core.runs import Run
+from disdiff_core.stages.pipeline import Action, decide, stage_recipes, steps_of
+
+
+def test_a_folder_expands_to_its_stages_in_order() -> None:
+    for folder in ("tiny", "shapes3d", "mpi3d", "cars3d", "celeba", "dsprites"):
+        stages = [load_recipe(path).recipe.stage for path in stage_recipes(folder)]
+        assert stages == ["first_stage", "backbone", "disdiff"], folder
+    assert [p.stem for p in stage_recipes("quickstart")] == ["backbone", "disdiff"]
+
+
+def test_named_recipes_keep_the_given_order() -> None:
+    steps = steps_of(["tiny/disdiff", "tiny/backbone"], ["train.steps=3"])
+    assert [Path(s.recipe).stem for s in steps] == ["disdiff", "backbone"]
+    assert all(s.overrides == ("train.steps=3",) for s in steps)
+
+
+def test_unknown_folder_and_doubled_stage(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="no recipe"):
+        stage_recipes(tmp_path / "absent")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"extends: {load_recipe('tiny/backbone').path}\nname: {name}\n")
+    with pytest.raises(RecipeError, match="two backbone recipes"):
+        stage_recipes(tmp_path)
+
+
+def test_finished_stage_is_reused_and_a_changed_one_refused(tmp_path: Path) -> None:
+    overrides = [*BACKBONE_OVERRIDES, "train.steps=4", "train.log_every=2",
+                 f"data.store={tmp_path / 'store'}"]
+    out = tmp_path / "runs/tiny-backbone"
+    first = disdiff(tmp_path, "pipeline", "tiny/backbone", *sets(overrides))
+    assert "backbone tiny-backbone: train" in first.stderr
+    trained = json.loads((out / "run.json").read_text())
+    assert trained["status"] == "finished" and trained["step"] == 4
+
+    again = disdiff(tmp_path, "pipeline", "tiny/backbone", *sets(overrides))
+    assert "backbone tiny-backbone: reuse" in again.stderr
+    assert json.loads((out / "run.json").read_text()) == trained  # untouched
+
+    changed = load_recipe("tiny/backbone", [*overrides, "train.lr=1e-4"])
+    with pytest.raises(RunError, match="different recipe"):
+        decide(changed, out)
+    Run.open(out).update(status="running")  # as if interrupted: resumed, not retrained
+    assert decide(load_recipe("tiny/backbone", overrides), out) is Action.resume
