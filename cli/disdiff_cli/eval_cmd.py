@@ -15,13 +15,13 @@ from disdiff_cli.evaluate import parse_metric_settings, results_table
 def eval_run(
     run: Annotated[Path, typer.Argument(help="a finished disdiff run directory")],
     data: Annotated[Path | None, typer.Option(
-        "--data", help="dataset store [default: the run recipe's data.store]")] = None,
+        "--data", help="dataset store (default: the run recipe's data.store)")] = None,
     metrics: Annotated[str | None, typer.Option(
-        "--metrics", help="comma-separated metric plugins [default: the recipe's eval.metrics]")] = None,
+        "--metrics", help="comma-separated metric plugins (default: the recipe's eval.metrics)")] = None,
     seeds: Annotated[int | None, typer.Option(
-        "--seeds", min=1, help="seeds 0..K-1 [default: the recipe's eval.seeds]")] = None,
+        "--seeds", min=1, help="seeds 0..K-1 (default: the recipe's eval.seeds)")] = None,
     reduce: Annotated[str | None, typer.Option(
-        "--reduce", help="pca1 | none [default: the recipe's eval.reduce]")] = None,
+        "--reduce", help="pca1 | none (default: the recipe's eval.reduce)")] = None,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="metric setting, repeatable: dci.num_train=1000")] = None,
     fast: Annotated[bool, typer.Option(

@@ -55,7 +55,7 @@ def eval_codes(
     )] = None,
     reduce: Annotated[str | None, typer.Option(
         "--reduce",
-        help="pca1 | none [default: pca1 for (images, N, D) codes, none for 2-D codes]",
+        help="pca1 | none (default: pca1 for (images, N, D) codes, none for 2-D codes)",
     )] = None,
     seeds: Annotated[int, typer.Option(
         "--seeds", min=1, help="run each metric with seeds 0..K-1"

@@ -57,11 +57,11 @@ def quickstart(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder for data, runs and "
                                           "summary.json")] = Path("quickstart"),
     backbone_steps: Annotated[int | None, typer.Option(
-        "--backbone-steps", min=1, help="backbone optimiser steps [default: the recipe's]")] = None,
+        "--backbone-steps", min=1, help="backbone optimiser steps (default: the recipe's)")] = None,
     disdiff_steps: Annotated[int | None, typer.Option(
-        "--disdiff-steps", min=1, help="DisDiff optimiser steps [default: the recipe's]")] = None,
+        "--disdiff-steps", min=1, help="DisDiff optimiser steps (default: the recipe's)")] = None,
     seeds: Annotated[int | None, typer.Option(
-        "--seeds", min=1, help="evaluation seeds [default: the recipe's eval.seeds]")] = None,
+        "--seeds", min=1, help="evaluation seeds (default: the recipe's eval.seeds)")] = None,
     sample_steps: Annotated[int, typer.Option(
         "--sample-steps", min=1, help="DDIM steps of the swap and traversal grids")] = 25,
     fast_eval: Annotated[bool, typer.Option(
