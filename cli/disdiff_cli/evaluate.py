@@ -50,8 +50,8 @@ def eval_codes(
     data: Annotated[Path, typer.Option("--data", help="dataset store the codes were computed on")],
     metrics: Annotated[str | None, typer.Option(
         "--metrics",
-        help=f"comma-separated metric plugins [default: {FACTOR_METRICS} for stores with "
-        f"factors, {ATTRIBUTE_METRICS} for stores with attributes]",
+        help=f"comma-separated metric plugins (default: {FACTOR_METRICS} for stores with "
+        f"factors, {ATTRIBUTE_METRICS} for stores with attributes)",
     )] = None,
     reduce: Annotated[str | None, typer.Option(
         "--reduce",
