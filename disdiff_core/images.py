@@ -43,6 +43,18 @@ def to_rgb(images: np.ndarray) -> np.ndarray:
     return np.repeat(images, 3, axis=-1)
 
 
+#: Smallest tile side of the grids people look at: smaller images are enlarged (see enlarge).
+MIN_TILE = 48
+
+
+def enlarge(images: np.ndarray, min_tile: int = MIN_TILE) -> np.ndarray:
+    """(N, H, W, C) images enlarged by the smallest integer factor that makes their larger side
+    at least ``min_tile`` pixels, nearest-neighbour (pixels stay sharp; 1: unchanged), so that
+    16×16 images are legible in a figure."""
+    scale = max(1, -(-min_tile // max(images.shape[1:3])))
+    return images if scale == 1 else images.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
 def make_grid(
     images: np.ndarray, ncols: int, *, pad: int = 2, pad_value: int = BACKGROUND
 ) -> np.ndarray:
@@ -78,13 +90,12 @@ def labelled_grid(
     label_width: int = 96,
     header_height: int = 14,
     pad: int = 2,
-    min_tile: int = 48,
+    min_tile: int = MIN_TILE,
 ) -> np.ndarray:
     """Rows of images with a text label left of each row (and optionally above each column).
 
-    Tiles smaller than ``min_tile`` pixels are enlarged by an integer factor with
-    nearest-neighbour sampling (pixels stay sharp), so a grid of 16×16 images is still legible
-    to a person and its column labels fit.
+    Tiles smaller than ``min_tile`` pixels are enlarged (:func:`enlarge`), so a grid of 16×16
+    images is legible and its column labels fit.
 
     Args:
         rows: one (n_i, H, W, C) uint8 array per row, n_i ≤ ncols; all of the same H, W.
@@ -103,8 +114,7 @@ def labelled_grid(
         raise ValueError("one label per row is needed")
     if not rows:
         raise ValueError("no rows to draw")
-    scale = max(1, -(-min_tile // max(rows[0].shape[1:3])))
-    rows = [row.repeat(scale, axis=1).repeat(scale, axis=2) for row in rows]
+    rows = [enlarge(row, min_tile) for row in rows]
     h, w = rows[0].shape[1:3]
     header = header_height if col_labels else 0
     row_h = h + pad

@@ -18,7 +18,7 @@ from torch import Tensor
 from disdiff_core import registry
 from disdiff_core.engine.trainer import Hook, Trainer
 from disdiff_core.errors import RecipeError
-from disdiff_core.images import from_signed_unit, make_grid, save_png, to_rgb
+from disdiff_core.images import enlarge, from_signed_unit, make_grid, save_png, to_rgb
 from disdiff_core.interfaces.backbone import Backbone
 from disdiff_core.interfaces.first_stage import FirstStage
 from disdiff_core.interfaces.sampler import Sampler
@@ -105,7 +105,7 @@ def plan(inputs: StageInputs) -> StagePlan:
             images = sample_images(ema_backbone, first_stage, sampler, recipe.sample.num_images,
                                    SAMPLE_SEED)
         if trainer.is_main:
-            grid = make_grid(images, ncols=math.ceil(math.sqrt(len(images))))
+            grid = make_grid(enlarge(images), ncols=math.ceil(math.sqrt(len(images))))
             save_png(run.images_dir / f"samples-step{trainer.step}.png", grid)
 
     def finish(trainer: Trainer) -> None:
