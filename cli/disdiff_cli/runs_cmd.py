@@ -1,8 +1,10 @@
-"""``disdiff runs list|show|report``: the run directories under a folder, one run in detail,
-and one run's report (a Markdown or HTML page with its plots and images beside it)."""
+"""``disdiff runs list|show|report|compare``: the run directories under a folder, one run in
+detail, one run's report (a Markdown or HTML page with its plots and images beside it), and
+several runs side by side."""
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -92,3 +94,42 @@ def report_run(
 
     page = write_report(Run.open(run), out_dir, fmt.value)
     out.print(f"report written to {escape(str(page))}", soft_wrap=True)
+
+
+@runs_app.command("compare")
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Runs side by side: the recipe settings that differ, the last logged loss terms and the
+    latest evaluation (mean ± std over its seeds)."""
+    from disdiff_core.compare import compare_runs
+
+    comparison = compare_runs(runs)
+    if as_json:
+        print_json(comparison.to_dict())
+        return
+    names = [f"{Path(r['path']).name} ({r['status']}, step {r['step']})" for r in comparison.runs]
+    sections = (("recipe settings that differ", comparison.recipe, _setting),
+                ("last logged training terms", comparison.training, _number),
+                ("latest evaluation, mean ± std", comparison.evaluation, _mean_std))
+    for title, rows, render in sections:
+        if not rows:
+            continue
+        table = Table("", *names, title=title)
+        for key, values in rows:
+            table.add_row(escape(key), *(escape(render(v)) if v is not None else "–"
+                                          for v in values))
+        out.print(table)
+
+
+def _setting(value: object) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _mean_std(summary: dict[str, float]) -> str:
+    return f"{summary['mean']:.3f} ± {summary['std']:.3f} ({summary['seeds']} seeds)"
