@@ -67,7 +67,7 @@ def quickstart(
     fast_eval: Annotated[bool, typer.Option(
         "--fast-eval", help="fast metric modes (DCI: NOT disentanglement_lib's numbers)")] = False,
 ) -> None:
-    """Run the whole pipeline on the built-in toy dataset (about 6 minutes on 2 CPU cores)."""
+    """Run the whole pipeline on the built-in toy dataset (about 5 minutes on 2 CPU cores)."""
     from disdiff_core.io import write_json_atomic
     from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 
