@@ -8,6 +8,7 @@ distribution (and version) supplied each plugin. Errors name the recipe file and
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,16 @@ COMPONENT_KINDS: dict[str, str] = {
 
 
 def recipes_dir() -> Path:
-    """Folder of the shipped recipes (``DISDIFF_RECIPES`` overrides it)."""
+    """Folder of the shipped recipes: ``DISDIFF_RECIPES`` when set, else the source tree's
+    ``recipes/`` (a clone or an editable install), else ``<prefix>/share/disdiff/recipes``
+    where a wheel install puts them."""
     env = os.environ.get("DISDIFF_RECIPES")
-    return Path(env) if env else Path(disdiff_core.__file__).resolve().parent.parent / "recipes"
+    if env:
+        return Path(env)
+    source_tree = Path(disdiff_core.__file__).resolve().parent.parent / "recipes"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "disdiff" / "recipes"
 
 
 def find_recipe(name_or_path: str | Path) -> Path:

@@ -44,3 +44,16 @@ def test_paper_recipes_carry_reference_values(dataset: str) -> None:
 
     vq = load_recipe(f"{dataset}/autoencoder").to_dict()["first_stage"]["params"]
     assert (vq["n_embed"], vq["embed_dim"], vq["beta"]) == (2048, 3, 0.25)
+
+
+def test_wheels_ship_every_recipe_folder() -> None:
+    """pyproject's data-files install each recipes/ folder under share/disdiff/recipes, where
+    recipes_dir() looks when there is no source tree (a non-editable install)."""
+    import tomllib
+
+    from disdiff_core.recipes.resolve import recipes_dir
+
+    config = tomllib.loads((recipes_dir().parent / "pyproject.toml").read_text())
+    data_files = config["tool"]["setuptools"]["data-files"]
+    folders = sorted(d.name for d in recipes_dir().iterdir() if d.is_dir())
+    assert data_files == {f"share/disdiff/recipes/{f}": [f"recipes/{f}/*.yaml"] for f in folders}
