@@ -50,17 +50,17 @@ def _register() -> None:
     from disdiff_cli.sample_cmd import sample
     from disdiff_cli.train_cmd import train
 
-    app.add_typer(plugins_app, name="plugins")
-    app.add_typer(recipe_app, name="recipe")
-    app.add_typer(runs_app, name="runs")
-    app.add_typer(data_app, name="data")
-    app.command("encode")(encode)
-    app.command("sample")(sample)
+    app.command("quickstart")(quickstart)
     app.command("train")(train)
     app.command("pipeline")(pipeline)
-    app.command("quickstart")(quickstart)
     app.command("eval")(eval_run)
     app.command("eval-codes")(eval_codes)
+    app.command("encode")(encode)
+    app.command("sample")(sample)
+    app.add_typer(data_app, name="data")
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(recipe_app, name="recipe")
+    app.add_typer(plugins_app, name="plugins")
 
 
 _register()

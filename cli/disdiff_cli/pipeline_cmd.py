@@ -17,8 +17,10 @@ def pipeline(
         "or recipes to run in the order given")],
     overrides: SetOpt = [],  # noqa: B006 - typer reads it
 ) -> None:
-    """Run first stage → backbone → DisDiff (whichever the recipes hold), reusing finished
-    stages and resuming unfinished ones; ``--set`` applies to every stage."""
+    """Train stages in order (first stage → backbone → DisDiff), reusing finished ones.
+
+    Unfinished runs resume; a finished run of another recipe is refused; --set applies to all.
+    """
     from disdiff_core.stages.pipeline import run_pipeline, steps_of
 
     runs = run_pipeline(steps_of(recipes, overrides), echo=lambda line: err.print(line))

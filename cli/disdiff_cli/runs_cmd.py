@@ -15,7 +15,8 @@ from rich.table import Table
 
 from disdiff_cli.console import out, print_json
 
-runs_app = typer.Typer(help="List and inspect run directories.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, inspect, report on and compare run directories.",
+                       no_args_is_help=True)
 
 
 @runs_app.command("list")

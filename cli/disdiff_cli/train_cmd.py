@@ -27,8 +27,10 @@ def train(
     overrides: SetOpt = [],  # noqa: B006 - typer reads it
     resume: ResumeOpt = False,
 ) -> None:
-    """Train the recipe's stage; checkpoints, metrics, sample grids and the exported weights
-    go to the run directory."""
+    """Train one recipe's stage into a run directory.
+
+    Checkpoints, metrics, sample grids and the exported weights go there.
+    """
     from disdiff_core.recipes import load_recipe
     from disdiff_core.stages.runner import train_recipe
 
