@@ -14,8 +14,9 @@ from disdiff_cli.console import err
 
 
 class DisdiffGroup(TyperGroup):
-    """Top-level group: a user error raised anywhere below (a DisdiffError) becomes one clear
-    message on stderr and exit code 1, never a traceback."""
+    """Top-level group: a user error raised anywhere below (a DisdiffError, or an OSError such
+    as a missing folder, a file where a folder should be, no permission or a full disk) becomes
+    one clear message on stderr and exit code 1, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
         from disdiff_core.errors import DisdiffError
@@ -24,6 +25,10 @@ class DisdiffGroup(TyperGroup):
             return super().invoke(ctx)
         except DisdiffError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(code=1) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"[bold red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
             raise typer.Exit(code=1) from None
 
 

@@ -48,3 +48,12 @@ def test_failed_setup_marks_the_run(tmp_path: Path) -> None:
           "--set", f"backbone.from_run={tmp_path / 'absent'}",
           "--set", f"first_stage.from_run={tmp_path / 'absent'}")
     assert Run.open(out).status == "failed"
+
+
+def test_file_where_a_folder_belongs(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["quickstart", "--out", str(blocker)])
+    assert result.exit_code == 1
+    assert "Not a directory" in result.output and str(blocker) in result.output
+    assert "Traceback" not in result.output
