@@ -347,7 +347,9 @@ class Store:
                 f"dataset store {self.path} ({self.name}) has no ground-truth factors; "
                 "metrics that need factors cannot run on it"
             )
-        return GroundTruth(self.factor_sizes, self.factor_names, factors=self.factors)
+        return GroundTruth(self.factor_sizes, self.factor_names, factors=self.factors,
+                           nuisance=self.nuisance,
+                           nuisance_sizes=[int(n) for n in self.attrs.get("nuisance_sizes") or []])
 
     def find_rows(self, factors: np.ndarray) -> np.ndarray:
         """Rows (B,) holding the factor combinations (B, K), −1 where the store has none (a

@@ -117,6 +117,7 @@ def test_smallnorb_training_and_testing_combined(tmp_path: Path, cli) -> None:
     assert np.array_equal(store.factors, expected_factors)
     assert np.array_equal(store.nuisance[:, 0], info[:, 0])
     assert store.attrs["nuisance_names"] == ["instance"]
+    assert store.ground_truth().nuisance_sizes == [10]  # drawn per observation by the metrics
     for row in (0, 299, 300, 339):
         expected = pil_resize(dat[row, 0], 64, Image.Resampling.LANCZOS)
         assert np.array_equal(store.read(row, row + 1)[0, :, :, 0], expected)

@@ -7,8 +7,8 @@ int32 ndim, then max(3, ndim) int32 dimensions, then the data. Per set (training
 
 Factors follow the usual protocol (dlib): category 5, elevation 9, azimuth 18, lighting 6. The
 object instance is not a factor there (dlib samples it at random for each observation); it is
-kept in the store's ``nuisance`` array (``nuisance_names: [instance]``), so nothing is lost and
-a ground truth over the four factors still finds a row for every combination. Rows keep the
+kept in the store's ``nuisance`` array (``nuisance_names: [instance]``), and the store's ground
+truth draws it with the metric's RandomState for every observation, as dlib does. Rows keep the
 files' order, training set first, as dlib concatenates them. One camera of each pair is kept and
 resized to 64×64 with PIL Lanczos (dlib: ``resize((64, 64), ANTIALIAS)`` of the left image).
 """

@@ -58,8 +58,8 @@ def generate_pair_differences(
         factors1 = ground_truth.sample_factors(batch_size, random_state)
         factors2 = ground_truth.sample_factors(batch_size, random_state)
         factors2[:, labels[i]] = factors1[:, labels[i]]
-        codes1 = representation_function(ground_truth.rows_from_factors(factors1))
-        codes2 = representation_function(ground_truth.rows_from_factors(factors2))
+        codes1 = representation_function(ground_truth.rows_from_factors(factors1, random_state))
+        codes2 = representation_function(ground_truth.rows_from_factors(factors2, random_state))
         points.append(np.mean(np.abs(codes1 - codes2), axis=0))
     return np.array(points, dtype=np.float64), labels
 

@@ -75,7 +75,7 @@ def generate_votes(
         factor_index = random_state.randint(ground_truth.num_factors)
         factors = ground_truth.sample_factors(batch_size, random_state)
         factors[:, factor_index] = factors[0, factor_index]
-        codes = representation_function(ground_truth.rows_from_factors(factors))
+        codes = representation_function(ground_truth.rows_from_factors(factors, random_state))
         local_variances = np.var(codes, axis=0, ddof=1)
         argmin = np.argmin(local_variances[active_dims] / global_variances[active_dims])
         votes[factor_index, argmin] += 1
