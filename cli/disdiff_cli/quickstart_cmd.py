@@ -100,7 +100,10 @@ def quickstart(
         report = _report(disdiff_dir)
     phases.seconds["total"] = round(time.monotonic() - started, 1)
 
-    backbone_grids = sorted((backbone_dir / "images").glob("samples-step*.png"))
+    from disdiff_core.report import natural_key
+
+    backbone_grids = sorted((backbone_dir / "images").glob("samples-step*.png"),
+                            key=lambda path: natural_key(path.name))  # step 1000 after 400
     if backbone_grids:
         images["backbone_samples"] = backbone_grids[-1]
     summary = {
