@@ -69,6 +69,7 @@ def quickstart(
 ) -> None:
     """Run the whole pipeline on the built-in toy dataset (about 5 minutes on 2 CPU cores)."""
     from disdiff_core.io import write_json_atomic
+    from disdiff_core.report import natural_key
     from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 
     out_dir = out_dir.resolve()
@@ -99,8 +100,6 @@ def quickstart(
     with phases.phase("report", "report: recipe, loss curves, evaluation, grids"):
         report = _report(disdiff_dir)
     phases.seconds["total"] = round(time.monotonic() - started, 1)
-
-    from disdiff_core.report import natural_key
 
     backbone_grids = sorted((backbone_dir / "images").glob("samples-step*.png"),
                             key=lambda path: natural_key(path.name))  # step 1000 after 400
