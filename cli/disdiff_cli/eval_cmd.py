@@ -34,7 +34,7 @@ def eval_run(
     from disdiff_core.data.store import open_store
     from disdiff_core.errors import DataError
     from disdiff_core.evaluation import evaluate_codes
-    from disdiff_core.io import write_json_atomic
+    from disdiff_core.io import unused_path, write_json_atomic
     from disdiff_core.runs import Run
     from disdiff_core.stages.load import (
         check_image_shape,
@@ -75,7 +75,7 @@ def eval_run(
         progress=lambda message: err.print(f"[dim]evaluating {message}[/]"),
     )
     result["run"] = {"path": str(run), "step": step, "encoder": "EMA (exported) weights, eval mode"}
-    target = run / "eval" / f"eval-step{step:07d}.json"
+    target = unused_path(run / "eval", f"eval-step{step:07d}", ".json")
     write_json_atomic(target, result)
     if as_json:
         print_json(result)

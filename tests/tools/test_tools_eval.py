@@ -41,6 +41,15 @@ def test_eval_run_writes_result_equal_to_scoring_the_codes(cli, disdiff_run: Pat
         for number, summary in expected["metrics"][name].items():
             assert np.isclose(printed["metrics"][name][number]["mean"], summary["mean"])
 
+    # evaluating the same checkpoint again keeps the earlier result
+    first = written[0].read_bytes()
+    again = cli.invoke(app, ["eval", str(disdiff_run), "--data", str(toy_store),
+                             "--metrics", "mig", "--seeds", "1", *SMALL[:2]])
+    assert again.exit_code == 0, again.output
+    assert {p.name for p in (disdiff_run / "eval").glob("eval-step*.json")} == {
+        written[0].name, written[0].name.replace(".json", "-2.json")}
+    assert written[0].read_bytes() == first
+
 
 def test_eval_of_a_non_run_is_one_clear_error(cli, tmp_path: Path) -> None:
     result = cli.invoke(app, ["eval", str(tmp_path)])
