@@ -7,7 +7,6 @@ with the same recipe at λ = 0 shows exactly ``losses.1.params.weight``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +59,7 @@ def _recipe_rows(reports: Sequence[RunReport]) -> list[Row]:
     rows = []
     for key in keys:
         values = [flat.get(key) for flat in flats]
-        if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True)
-               for v in values):
+        if any(value != values[0] for value in values):
             rows.append((key, values))
     return rows
 

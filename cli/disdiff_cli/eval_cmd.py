@@ -4,7 +4,7 @@ and write a JSON result (settings, reduction, dataset, seeds, library versions) 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +31,30 @@ def eval_run(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Evaluate a run's representation on a dataset store (mean ± std over seeds)."""
+    result, target = evaluate_run(run, data=data, metrics=metrics, seeds=seeds, reduce=reduce,
+                                  settings=settings or [], fast=fast, batch_size=batch_size,
+                                  device=device)
+    if as_json:
+        print_json(result)
+        return
+    out.print(results_table(result))
+    out.print(f"result written to {target}")
+
+
+def evaluate_run(
+    run: Path,
+    *,
+    data: Path | None = None,
+    metrics: str | None = None,
+    seeds: int | None = None,
+    reduce: str | None = None,
+    settings: list[str] | None = None,
+    fast: bool = False,
+    batch_size: int = 256,
+    device: str | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """What ``disdiff eval`` does, for callers in Python (the quickstart): returns the result
+    and the file it was written to, a new one in ``RUN/eval/`` (earlier results are kept)."""
     from disdiff_core.data.store import open_store
     from disdiff_core.errors import DataError
     from disdiff_core.evaluation import evaluate_codes
@@ -77,8 +101,4 @@ def eval_run(
     result["run"] = {"path": str(run), "step": step, "encoder": "EMA (exported) weights, eval mode"}
     target = unused_path(run / "eval", f"eval-step{step:07d}", ".json")
     write_json_atomic(target, result)
-    if as_json:
-        print_json(result)
-        return
-    out.print(results_table(result))
-    out.print(f"result written to {target}")
+    return result, target

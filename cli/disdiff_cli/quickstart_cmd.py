@@ -126,15 +126,14 @@ def _steps(steps: int | None) -> list[str]:
 
 def _prepare_store(backbone_sets: list[str], echo: Callable[[str], None]) -> None:
     """Write the toy store the recipes name (kept when it is already there)."""
-    import torch
-
     from disdiff_core.data.store import open_store
-    from disdiff_core.engine.distributed import DistContext
+    from disdiff_core.engine.distributed import distributed_session
     from disdiff_core.recipes import load_recipe
     from disdiff_core.stages.data import ensure_store
 
     data = load_recipe(BACKBONE_RECIPE, backbone_sets).recipe.data
-    store = ensure_store(data, DistContext(0, 1, 0, torch.device("cpu")), echo)
+    with distributed_session() as context:
+        store = ensure_store(data, context, echo)
     opened = open_store(store)
     sizes = " × ".join(f"{name} {size}" for name, size in
                        zip(opened.factor_names, opened.factor_sizes, strict=True))
@@ -142,15 +141,10 @@ def _prepare_store(backbone_sets: list[str], echo: Callable[[str], None]) -> Non
 
 
 def _evaluate(run: Path, seeds: int | None, fast: bool) -> dict[str, Any]:
-    """``disdiff eval RUN``; returns the result's numbers and where it was written."""
-    import json
+    """``disdiff eval RUN``: the result's numbers and the file it was written to."""
+    from disdiff_cli.eval_cmd import evaluate_run
 
-    from disdiff_cli.eval_cmd import eval_run
-
-    eval_run(run, data=None, metrics=None, seeds=seeds, reduce=None, settings=None, fast=fast,
-             batch_size=256, device=None, as_json=False)
-    written = max((run / "eval").glob("eval-step*.json"), key=lambda p: p.stat().st_mtime)
-    result = json.loads(written.read_text())
+    result, written = evaluate_run(run, seeds=seeds, fast=fast)
     return {
         "file": written,
         "metrics": {name: {key: {"mean": v["mean"], "std": v["std"]} for key, v in numbers.items()}

@@ -4,7 +4,6 @@ several runs side by side."""
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -105,13 +104,14 @@ def compare(
     """Runs side by side: the recipe settings that differ, the last logged loss terms and the
     latest evaluation (mean ± std over its seeds)."""
     from disdiff_core.compare import compare_runs
+    from disdiff_core.report import format_value
 
     comparison = compare_runs(runs)
     if as_json:
         print_json(comparison.to_dict())
         return
     names = [f"{Path(r['path']).name} ({r['status']}, step {r['step']})" for r in comparison.runs]
-    sections = (("recipe settings that differ", comparison.recipe, _setting),
+    sections = (("recipe settings that differ", comparison.recipe, format_value),
                 ("last logged training terms", comparison.training, _number),
                 ("latest evaluation, mean ± std", comparison.evaluation, _mean_std))
     for title, rows, render in sections:
@@ -122,10 +122,6 @@ def compare(
             table.add_row(escape(key), *(escape(render(v)) if v is not None else "–"
                                           for v in values))
         out.print(table)
-
-
-def _setting(value: object) -> str:
-    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def _number(value: float) -> str:

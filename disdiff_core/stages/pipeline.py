@@ -44,13 +44,19 @@ class PipelineStep:
     out: Path | None = None
 
 
+def recipe_folder(name_or_dir: str | Path) -> Path | None:
+    """The folder a name means (a path, or a shipped folder such as ``shapes3d``), or None."""
+    for folder in (Path(name_or_dir), recipes_dir() / str(name_or_dir)):
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def stage_recipes(name_or_dir: str | Path) -> list[Path]:
-    """The stage recipes of a folder (a path, or a shipped folder such as ``shapes3d``), in
-    stage order. Raises RecipeError when the folder is missing or a stage appears twice."""
-    folder = Path(name_or_dir)
-    if not folder.is_dir():
-        folder = recipes_dir() / str(name_or_dir)
-    if not folder.is_dir():
+    """The stage recipes of a folder (see :func:`recipe_folder`), in stage order. Raises
+    RecipeError when the folder is missing or a stage appears twice."""
+    folder = recipe_folder(name_or_dir)
+    if folder is None:
         raise RecipeError(f"no recipe folder {name_or_dir!r} (neither a folder nor under "
                           f"{recipes_dir()})")
     by_stage: dict[str, Path] = {}
@@ -121,8 +127,6 @@ def steps_of(recipes: Iterable[str | Path], overrides: Sequence[str] = ()) -> li
     with the same overrides, in the order given."""
     steps = []
     for item in recipes:
-        is_folder = Path(item).is_dir() or (
-            not Path(item).suffix and (recipes_dir() / str(item)).is_dir())
-        paths = stage_recipes(item) if is_folder else [find_recipe(item)]
+        paths = stage_recipes(item) if recipe_folder(item) else [find_recipe(item)]
         steps.extend(PipelineStep(path, tuple(overrides)) for path in paths)
     return steps
