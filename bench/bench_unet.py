@@ -10,29 +10,11 @@ Prints milliseconds per call and the ratios: forward_with_features / forward sho
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from timing import timed
 
 from disdiff_core import registry
-
-
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn`` in milliseconds (after two warm-up calls)."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -54,9 +36,10 @@ def main() -> None:
     )
 
     with torch.no_grad():
-        forward = timed(lambda: backbone(y_t, t), args.repeats, device)
-        with_features = timed(lambda: backbone.forward_with_features(y_t, t), args.repeats, device)
-        features = timed(lambda: backbone.features(y_t, t), args.repeats, device)
+        forward = timed(lambda: backbone(y_t, t), args.repeats, device, warmup=2)
+        with_features = timed(lambda: backbone.forward_with_features(y_t, t), args.repeats,
+                              device, warmup=2)
+        features = timed(lambda: backbone.features(y_t, t), args.repeats, device, warmup=2)
     print(f"forward                {forward:8.2f} ms")
     ratio = with_features / forward
     print(f"forward_with_features  {with_features:8.2f} ms   ratio to forward {ratio:.3f}")
