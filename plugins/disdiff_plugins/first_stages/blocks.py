@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from disdiff_plugins.nn.blocks import spatial_attention
+
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
     """LDM's ``Normalize``: GroupNorm with eps 1e-6."""
@@ -54,10 +56,9 @@ class AttnBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, c, height, width = x.shape
         h = self.norm(x)
-        # (B, 1, HW, C): one head of width C, scaled by C^-1/2 as in LDM.
-        q, k, v = (p(h).flatten(2).transpose(1, 2).unsqueeze(1) for p in (self.q, self.k, self.v))
-        h = F.scaled_dot_product_attention(q, k, v)
-        h = h.squeeze(1).transpose(1, 2).reshape(b, c, height, width)
+        # one head of width C, scaled by C^-1/2 as in LDM
+        q, k, v = (p(h).flatten(2) for p in (self.q, self.k, self.v))
+        h = spatial_attention(q, k, v, num_heads=1).reshape(b, c, height, width)
         return x + self.proj_out(h)
 
 
