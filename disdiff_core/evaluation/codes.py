@@ -38,7 +38,8 @@ def _pick(arrays: Mapping[str, Any], key: str | None, path: Path) -> Any:
 def load_codes(path: str | Path, key: str | None = None) -> np.ndarray:
     """Load codes (num_images, C) or (num_images, N, D) as a numpy array.
 
-    Raises DataError when the file is missing, unreadable, or not 2-D/3-D.
+    Raises DataError when the file is missing or unreadable, or its array fails
+    :func:`check_codes`.
     """
     path = Path(path)
     if not path.exists():
@@ -60,9 +61,28 @@ def load_codes(path: str | Path, key: str | None = None) -> np.ndarray:
         raise
     except Exception as exc:  # any reader failure is a bad file, reported with its path
         raise DataError(f"cannot read codes from {path} (.npy, .npz or zarr): {exc}") from exc
-    if codes.ndim not in (2, 3) or not np.issubdtype(codes.dtype, np.number):
-        raise DataError(
-            f"codes in {path} must be numbers shaped (images, codes) or (images, N, D); "
-            f"got {codes.dtype} {codes.shape}"
-        )
+    return check_codes(codes, f"codes in {path}")
+
+
+def check_codes(codes: Any, what: str = "codes") -> np.ndarray:
+    """Codes as a float array the metrics can take, or a DataError saying what is wrong.
+
+    Every code array goes through here (files, and encoder output that a diverged run can fill
+    with NaN), so that no metric library meets an array it rejects with its own traceback:
+    real numbers only, 2-D or 3-D with no empty axis, all finite. float32 stays float32; any
+    other dtype becomes float64 (where a wider float that overflows shows up as non-finite).
+    """
+    codes = np.asarray(codes)
+    real = np.issubdtype(codes.dtype, np.number) and not np.iscomplexobj(codes)
+    if not real or codes.ndim not in (2, 3) or 0 in codes.shape:
+        raise DataError(f"{what} must be numbers shaped (images, codes) or (images, N, D), real "
+                        f"and with no empty axis; got {codes.dtype} {codes.shape}")
+    if codes.dtype != np.float32:
+        with np.errstate(over="ignore"):
+            codes = codes.astype(np.float64)
+    bad = ~np.isfinite(codes)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(codes), -1).any(axis=1))
+        raise DataError(f"{what} hold NaN or infinite values in {len(rows)} of {len(codes)} rows "
+                        f"(first: row {rows[0]}); metrics need finite codes")
     return codes

@@ -19,6 +19,7 @@ import numpy as np
 from disdiff_core import registry
 from disdiff_core.data.ground_truth import GroundTruth
 from disdiff_core.errors import DataError, PluginError
+from disdiff_core.evaluation.codes import check_codes
 from disdiff_core.evaluation.reduce import REDUCTIONS, default_reduction, reduce_codes
 from disdiff_core.interfaces.metric import AttributeMetric, FactorMetric, Metric
 
@@ -137,9 +138,7 @@ def evaluate_codes(
         ``modes``, ``codes_used``, ``plugins``, ``seconds``, ``codes``, ``dataset``,
         ``seeds`` and ``versions``.
     """
-    codes = np.asarray(codes)
-    if codes.ndim not in (2, 3):
-        raise DataError(f"codes must be (images, codes) or (images, N, D); got shape {codes.shape}")
+    codes = check_codes(codes)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise DataError("at least one seed is needed")

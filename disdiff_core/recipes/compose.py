@@ -74,30 +74,42 @@ def _compose_file(path: Path, chain: tuple[Path, ...]) -> ComposedRecipe:
     return composed
 
 
+def _list_index(items: list[Any], key: str, dotted: str, where: str) -> int:
+    """``key`` as an index into ``items`` (the list at ``where``), or a RecipeError saying
+    which indices exist."""
+    if not key.isascii() or not key.isdigit():
+        raise RecipeError(f"--set {dotted}: {where} is a list; index it with a number, not {key!r}")
+    index = int(key)
+    if index >= len(items):
+        held = f"0..{len(items) - 1}" if items else "none, it is empty"
+        raise RecipeError(f"--set {dotted}: {where} has no item {index} (items: {held})")
+    return index
+
+
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``dotted`` (keys of mappings and indices of lists: ``losses.1.params.weight``) to
+    ``value``; missing (or empty, ``key:`` alone) mapping keys become sections, list items
+    must exist."""
     keys = dotted.split(".")
-    node = data
-    for i, key in enumerate(keys[:-1]):
-        child = node.setdefault(key, {})
-        if isinstance(child, list) and keys[i + 1].isdigit():
-            node = child
-            continue
+    if "" in keys:
+        raise RecipeError(f"--set {dotted}: empty key (two dots, or a dot at an end)")
+    node: Any = data
+    for depth, key in enumerate(keys):
+        parent = ".".join(keys[:depth]) or "(top level)"
         if isinstance(node, list):
-            node = node[int(key)]
-            continue
-        if not isinstance(child, dict):
-            raise RecipeError(
-                f"--set {dotted}: {'.'.join(keys[: i + 1])} is a value, not a section"
-            )
-        node = child
-    last = keys[-1]
-    if isinstance(node, list):
-        try:
-            node[int(last)] = value
-        except (ValueError, IndexError):
-            raise RecipeError(f"--set {dotted}: no list item {last!r}") from None
-    else:
-        node[last] = value
+            slot: Any = _list_index(node, key, dotted, parent)
+        elif isinstance(node, dict):
+            slot = key
+        else:
+            raise RecipeError(f"--set {dotted}: {parent} is a value, not a section or list")
+        if depth == len(keys) - 1:
+            node[slot] = value
+        elif isinstance(node, dict):
+            if node.get(slot) is None:
+                node[slot] = {}
+            node = node[slot]
+        else:
+            node = node[slot]
 
 
 def apply_overrides(composed: ComposedRecipe, overrides: Iterable[str]) -> ComposedRecipe:

@@ -35,11 +35,27 @@ RecipeLoader.yaml_implicit_resolvers = {
 RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
+def _load(text: str) -> Any:
+    """``yaml.load`` with every failure of the document reported as a ``YAMLError``.
+
+    PyYAML's safe constructors do not only raise ``YAMLError``: a malformed tagged or implicit
+    scalar raises ``ValueError`` (``2020-13-45``, ``!!int x``), ``AttributeError``
+    (``!!timestamp 3``), deep nesting ``RecursionError``. The loader runs no code of ours, so
+    whatever it raises is a fault of the text.
+    """
+    try:
+        return yaml.load(text, Loader=RecipeLoader)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:
+        raise yaml.YAMLError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def parse_scalar(text: str) -> Any:
     """Parse one ``--set`` value as a YAML scalar (or flow collection): ``1e-4`` → 0.0001,
     ``true`` → True, ``[1, 2]`` → [1, 2], ``null`` → None, anything else stays a string."""
     try:
-        return yaml.load(text, Loader=RecipeLoader)
+        return _load(text)
     except yaml.YAMLError:
         return text
 
@@ -52,8 +68,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"recipe file {path} does not exist") from None
     except OSError as exc:
         raise RecipeError(f"cannot read recipe file {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path} is not a text (UTF-8) file: byte {exc.start} is "
+                          f"{exc.object[exc.start:exc.start + 1]!r}") from None
     try:
-        data = yaml.load(text, Loader=RecipeLoader)
+        data = _load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
