@@ -1,6 +1,6 @@
 """The DisDiff model: a frozen backbone and first stage, a trainable encoder E and field G.
 
-:class:`DisDiffModel` implements METHOD.md's training step exactly (:meth:`~DisDiffModel.
+:class:`DisDiffModel` implements the training step of docs/method.md (:meth:`~DisDiffModel.
 training_losses`), and what sampling, editing and evaluation need: the representation
 (:meth:`~DisDiffModel.encode`), the conditional ε̃ for the samplers
 (:meth:`~DisDiffModel.conditional_eps`), and per-factor x0 predictions for visual checks
@@ -153,21 +153,36 @@ class DisDiffModel(nn.Module):
 
     # -- training -----------------------------------------------------------------------------
     def training_losses(
-        self, x0: Tensor, *, generator: torch.Generator | None = None, step: int | None = None
+        self,
+        x0: Tensor,
+        *,
+        t: Tensor | None = None,
+        noise: Tensor | None = None,
+        factor: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        step: int | None = None,
+        trace: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """One DisDiff training step on pixel images x0 (B, 3, H, W) in [-1, 1].
 
-        1. y0 = s·ℰ(x0) (no gradient); z = E(x0) from the PIXELS.
+        1. y0 = s·ℰ(x0) (no gradient); z = E(x0) from the PIXELS (the encoder in its current
+           mode: in training, BatchNorm normalises with batch statistics and updates its running
+           ones, and Ē is synced AFTER that update, as the reference does).
         2. t ~ U{0..T−1}, ε ~ N(0, I) per example; y_t = √ᾱ_t·y0 + √(1−ᾱ_t)·ε.
         3. c ~ U{0..N−1} per example.
         4. ε_θ(y_t, t) and the encoder-half features (no gradient); G_k for every k in ONE
-           field pass, plus G_c on a detached z_c when a term needs it (so the disentangling
-           term trains G but not E).
+           field pass on the live z. G_c is the sampled factor's field from that same pass, so
+           the disentangling term reaches the encoder through z_c (the reference's gradient
+           path; docs/method.md). A term may ask for G_c on a detached z_c instead
+           (:attr:`LossTerm.detached_factor_code`, an ablation), which costs B more field rows.
         5.–7. each loss term; L = Σ terms.
 
-        ``generator`` draws t, ε and c (on its own device); ``step`` is the optimiser step
-        (for schedules such as a λ warm-up). Returns ``loss`` (to minimise) and every term's
-        named numbers (detached).
+        ``t``, ``noise`` and ``factor`` are used as given when passed (tests, debugging, parity
+        with the reference); otherwise they are drawn from ``generator`` (on its own device).
+        ``step`` is the optimiser step (for schedules such as a λ warm-up). ``trace``, when a
+        dict is passed, receives every intermediate of the step (detached; names in
+        :class:`~disdiff_core.interfaces.loss.DisDiffStep`). Returns ``loss`` (to minimise) and
+        every term's named numbers (detached batch means).
         """
         batch, device = x0.shape[0], x0.device
         schedule = self.schedule
@@ -175,36 +190,39 @@ class DisDiffModel(nn.Module):
             y0 = self.first_stage.encode_scaled(x0)
         self._check_latent(y0)
         z = self.encoder(x0)
-        t = _uniform_ints(schedule.num_timesteps, batch, generator, device)
-        noise = _normal(y0.shape, generator, y0)
-        factor = _uniform_ints(self.num_factors, batch, generator, device)
+        t = _uniform_ints(schedule.num_timesteps, batch, generator, device) if t is None else t
+        noise = _normal(y0.shape, generator, y0) if noise is None else noise
+        if factor is None:
+            factor = _uniform_ints(self.num_factors, batch, generator, device)
         y_t = schedule.q_sample(y0, t, noise)
         with torch.no_grad():
             eps_theta, features = self.backbone.forward_with_features(y_t, t)
-        needs_c = any(term.needs_sampled_factor for term in self.losses)
-        fields, field_c = self._training_fields(features, t, z, factor, needs_c)
-        if needs_c:
+        fields, field_c = self._training_fields(features, t, z, factor)
+        if any(term.needs_sampled_factor for term in self.losses):
             self.sync_frozen_encoder()
         state = DisDiffStep(
             schedule=schedule, x0=x0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, z=z,
             fields=fields, factor=factor, field_c=field_c, first_stage=self.first_stage,
-            frozen_encoder=self.frozen_encoder, step=step,
+            frozen_encoder=self.frozen_encoder, step=step, trace=trace,
         )
+        state.record(y0=y0, z=z, y_t=y_t, eps_theta=eps_theta, fields=fields, field_c=field_c)
         return self._sum_terms(state)
 
     def _training_fields(
-        self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor, needs_c: bool
-    ) -> tuple[Tensor, Tensor | None]:
-        """All N fields on the live z and, in the same pass, G_c on stopgrad(z_c)."""
+        self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """All N fields on the live z, and G_c: the sampled factor's field of the same pass, or
+        (when a term asks for it) G_c on stopgrad(z_c), computed as one more code slot."""
         batch, n = z.shape[0], self.num_factors
+        rows = torch.arange(batch, device=z.device)
         ids = torch.arange(n, device=z.device).expand(batch, n)
-        codes = z
-        if needs_c:
-            z_c = z.detach()[torch.arange(batch, device=z.device), factor]
-            codes = torch.cat([z, z_c[:, None]], dim=1)
-            ids = torch.cat([ids, factor[:, None]], dim=1)
+        if not any(term.detached_factor_code for term in self.losses):
+            fields = self.field.forward_codes(features, t, z, ids)
+            return fields, fields[rows, factor]
+        codes = torch.cat([z, z.detach()[rows, factor][:, None]], dim=1)
+        ids = torch.cat([ids, factor[:, None]], dim=1)
         out = self.field.forward_codes(features, t, codes, ids)
-        return out[:, :n], (out[:, n] if needs_c else None)
+        return out[:, :n], out[:, n]
 
     def _sum_terms(self, state: DisDiffStep) -> dict[str, Tensor]:
         total: Tensor | None = None

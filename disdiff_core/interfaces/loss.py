@@ -35,13 +35,17 @@ class DisDiffStep:
         fields: all sub-gradients G_k(y_t, t, z_k) (B, N, C, h, w), with gradient into the
             field and (through z) the encoder.
         factor: (B,) long: the sampled factor c of each example.
-        field_c: G_c(y_t, t, stopgrad(z_c)) (B, C, h, w): the sampled factor's field with
-            gradient into the field only, or None when no term asked for it
-            (:attr:`LossTerm.needs_sampled_factor`).
+        field_c: G_c (B, C, h, w): the sampled factor's field, ``fields[b, c_b]`` of the same
+            pass (gradient into the field AND, through z_c, the encoder: the reference's
+            path), or G_c(y_t, t, stopgrad(z_c)) when a term asks for the detached code
+            (:attr:`LossTerm.detached_factor_code`, an ablation).
         first_stage: the frozen autoencoder (decode with ``decode_scaled(y, quantize=False)``).
         frozen_encoder: Ē: image → (B, N, D), the current encoder's weights in eval mode with
             no gradient into them (gradient still flows through its operations).
         step: the global optimiser step (schedules such as a λ warm-up), None outside training.
+        trace: when not None, a dict that receives the step's intermediates (detached) under
+            their names (``y0``, ``z``, ``fields``, ``rec_per_example``, ``dis_z_hat`` …): for
+            tests, debugging and parity checks against a reference implementation.
     """
 
     schedule: NoiseSchedule
@@ -57,13 +61,21 @@ class DisDiffStep:
     first_stage: FirstStage
     frozen_encoder: Callable[[Tensor], Tensor]
     step: int | None = None
+    trace: dict[str, Tensor] | None = None
+
+    def record(self, **tensors: Tensor) -> None:
+        """Keep detached copies of intermediates in :attr:`trace` (nothing when it is None)."""
+        if self.trace is not None:
+            self.trace.update({name: value.detach() for name, value in tensors.items()})
 
 
 class LossTerm(ABC):
     """One term of the objective (built by a ``loss`` plugin from its parameters)."""
 
-    #: Whether the term reads :attr:`DisDiffStep.field_c` (costs B more rows in the field pass).
+    #: Whether the term uses the frozen encoder Ē (the model then syncs it before the term).
     needs_sampled_factor: bool = False
+    #: Whether the term wants G_c on stopgrad(z_c) (costs B more rows in the field pass).
+    detached_factor_code: bool = False
 
     @abstractmethod
     def __call__(self, step: DisDiffStep) -> dict[str, Tensor]:

@@ -6,10 +6,13 @@ Layers (d = ``channels``, 128 in the reference)::
     ResidualBlock → BatchNorm → ReLU → ResidualBlock
     flatten → Linear(d·(H/16)·(W/16), N·D)
 
-Two departures from the reference code, both named in METHOD.md: the reference leaves out the
-ReLU after the third convolution (restored here), and it hard-codes the flattened size of a 64×64
-input (here computed from ``image_size``, so 32 px gives a 2×2 map and a 512-wide linear layer).
-Keeping the flatten rather than pooling preserves the spatial layout that position factors need.
+Two departures from the reference code (docs/method.md): the reference leaves out the ReLU after
+the third convolution's BatchNorm (restored here; ``third_relu: false`` builds the reference's
+layer list, which its checkpoints need), and it hard-codes the flattened size of a 64×64×128
+feature map, mixing the examples of a batch at any other size (here computed from
+``image_size``, so 32 px gives a 2×2 map and a 512-wide linear layer). Both flatten in the same
+(C, H, W) order. Keeping the flatten rather than pooling preserves the spatial layout that
+position factors need.
 """
 
 from __future__ import annotations
@@ -40,12 +43,10 @@ class ResidualBlock(nn.Module):
         return x + self.branch(x)
 
 
-def _down(in_channels: int, out_channels: int) -> list[nn.Module]:
-    return [
-        nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(),
-    ]
+def _down(in_channels: int, out_channels: int, relu: bool = True) -> list[nn.Module]:
+    layers = [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1),
+              nn.BatchNorm2d(out_channels)]
+    return [*layers, nn.ReLU()] if relu else layers
 
 
 class Conv4Encoder(RepresentationEncoder):
@@ -59,7 +60,7 @@ class Conv4Encoder(RepresentationEncoder):
         self.features = nn.Sequential(
             *_down(params.in_channels, d),
             *_down(d, d),
-            *_down(d, d),
+            *_down(d, d, relu=params.third_relu),
             *_down(d, d),
             ResidualBlock(d),
             nn.BatchNorm2d(d),

@@ -26,6 +26,11 @@ class Conv4Params(EncoderParams):
     residual blocks, a linear layer to N·D."""
 
     channels: int = Field(128, ge=1, description="width of every convolution (reference: 128)")
+    third_relu: bool = Field(
+        True,
+        description="ReLU after the third convolution's BatchNorm; False builds the reference "
+        "code's layer list, which leaves it out (needed to load its checkpoints)",
+    )
 
     @model_validator(mode="after")
     def _check_size(self) -> Conv4Params:

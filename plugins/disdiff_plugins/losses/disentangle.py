@@ -1,4 +1,4 @@
-"""The ``disentangle`` loss: DisDiff's variant and invariant cross-entropies (METHOD.md step 6).
+"""The ``disentangle`` loss: DisDiff's variant and invariant cross-entropies (docs/method.md).
 
 For the sampled factor c of each example (b_t = √(1−ᾱ_t), the DDIM coefficient)::
 
@@ -10,8 +10,11 @@ For the sampled factor c of each example (b_t = √(1−ᾱ_t), the DDIM coeffic
     w = mean((ŷ0 − ŷ0^c)²) over the latent (or over 𝒟's pixels), detached
     L_dis = mean_b( w_b · λ · (CE_variant,b + CE_invariant,b) )
 
-z is detached (the encoder learns through the reconstruction only) and G_c is evaluated on a
-detached z_c by the model (:attr:`DisDiffStep.field_c`).
+The target z is detached inside the distances, but G_c is the model's field on the LIVE z_c,
+so the term trains the encoder too (the reference's path; ``code_gradient: detached`` is the
+ablation that stops it). Ē, the decoded predictions, the distances and the cross-entropies run
+in float32 even under bf16 autocast: early in training ẑ^c − ẑ is tiny, and a bf16 difference of
+two nearly equal codes is rounding noise.
 
 Stabilisers (options, all off by default = the reference): a linear λ warm-up, the batch-mean
 normalisation of w, a cap on w. The ``w`` metric is always the raw batch mean of w, so its
@@ -28,6 +31,11 @@ from disdiff_core.interfaces.loss import DisDiffStep, LossTerm
 from disdiff_plugins.losses.specs import DisentangleParams
 
 
+def _code_distance(a: Tensor, b: Tensor) -> Tensor:
+    """Per-factor L2 distance over the code dims: (B, N, D) × 2 → (B, N)."""
+    return torch.linalg.vector_norm(a - b, dim=-1)
+
+
 class DisentangleLoss(LossTerm):
     """Returns ``loss``, ``dis`` (= loss), ``ce_variant``, ``ce_invariant`` (batch means),
     ``w`` (raw batch mean) and ``dis_lambda`` (λ after the warm-up)."""
@@ -36,6 +44,7 @@ class DisentangleLoss(LossTerm):
 
     def __init__(self, params: DisentangleParams) -> None:
         self.params = params
+        self.detached_factor_code = params.code_gradient == "detached"
 
     def current_lambda(self, step: int | None) -> float:
         """λ at a given optimiser step (the warm-up needs the step)."""
@@ -47,33 +56,43 @@ class DisentangleLoss(LossTerm):
         return self.params.weight * min(1.0, step / warmup)
 
     def __call__(self, step: DisDiffStep) -> dict[str, Tensor]:
-        if step.field_c is None:
-            raise ValueError("the disentangle loss needs the sampled factor's field (field_c)")
-        schedule, y_t, t, c = step.schedule, step.y_t, step.t, step.factor
+        schedule, t, c = step.schedule, step.t, step.factor
+        y_t, eps_theta, field_c = step.y_t.float(), step.eps_theta.float(), step.field_c.float()
         b = schedule.b(t, y_t)
         sqrt_alpha_bar = schedule.gather(schedule.sqrt_alphas_cumprod, t, y_t)
-        with torch.no_grad():
-            y0_hat = (y_t - b * step.eps_theta) / sqrt_alpha_bar
-            x_hat = step.first_stage.decode_scaled(y0_hat, quantize=False)
-            z_hat = step.frozen_encoder(x_hat)
-        y0_hat_c = (y_t - b * (step.eps_theta - b * step.field_c)) / sqrt_alpha_bar
-        x_hat_c = step.first_stage.decode_scaled(y0_hat_c, quantize=False)
-        z_hat_c = step.frozen_encoder(x_hat_c)
+        with torch.autocast(y_t.device.type, enabled=False):
+            with torch.no_grad():
+                y0_hat = (y_t - b * eps_theta) / sqrt_alpha_bar
+                x_hat = step.first_stage.decode_scaled(y0_hat, quantize=False)
+                z_hat = step.frozen_encoder(x_hat)
+            eps_c = eps_theta - b * field_c
+            y0_hat_c = (y_t - b * eps_c) / sqrt_alpha_bar
+            x_hat_c = step.first_stage.decode_scaled(y0_hat_c, quantize=False)
+            z_hat_c = step.frozen_encoder(x_hat_c)
 
-        target = step.z.detach()
-        with torch.no_grad():
-            d_org = torch.linalg.vector_norm(z_hat - target, dim=-1)
-        d_new = torch.linalg.vector_norm(z_hat_c - target, dim=-1)
-        d_shift = torch.linalg.vector_norm(z_hat - z_hat_c, dim=-1)
-        ce_variant = F.cross_entropy((d_org - d_new).float(), c, reduction="none")
-        ce_invariant = F.cross_entropy(d_shift.float(), c, reduction="none")
+            target = step.z.detach().float()
+            with torch.no_grad():
+                d_org = _code_distance(z_hat, target)
+            d_new = _code_distance(z_hat_c, target)
+            d_shift = _code_distance(z_hat, z_hat_c)
+            logits_variant, logits_invariant = d_org - d_new, d_shift
+            ce_variant = F.cross_entropy(logits_variant, c, reduction="none")
+            ce_invariant = F.cross_entropy(logits_invariant, c, reduction="none")
 
         with torch.no_grad():
             pair = (y0_hat, y0_hat_c) if self.params.weight_mode == "latent" else (x_hat, x_hat_c)
-            w_raw = (pair[0] - pair[1]).float().square().flatten(1).mean(dim=1)
+            w_raw = (pair[0] - pair[1]).square().flatten(1).mean(dim=1)
             w = self._stabilise(w_raw)
         lam = self.current_lambda(step.step)
-        loss = (w * lam * (ce_variant + ce_invariant)).mean()
+        per_example = w * lam * (ce_variant + ce_invariant)
+        loss = per_example.mean()
+        step.record(
+            dis_y0_hat=y0_hat, dis_x_hat=x_hat, dis_z_hat=z_hat, dis_eps_c=eps_c,
+            dis_y0_hat_c=y0_hat_c, dis_x_hat_c=x_hat_c, dis_z_hat_c=z_hat_c,
+            dis_d_org=d_org, dis_d_new=d_new, dis_logits_variant=logits_variant,
+            dis_logits_invariant=logits_invariant, dis_ce_variant=ce_variant,
+            dis_ce_invariant=ce_invariant, dis_w=w_raw, dis_per_example=per_example,
+        )
         return {
             "loss": loss,
             "dis": loss.detach(),
@@ -101,7 +120,8 @@ class DisentangleLoss(LossTerm):
             )
             if on
         ]
+        code = "" if p.code_gradient == "live" else ", G_c on a detached z_c (ablation)"
         return (
-            f"disentangle (λ = {p.weight}, w over the {p.weight_mode}; stabilisers: "
+            f"disentangle (λ = {p.weight}, w over the {p.weight_mode}{code}; stabilisers: "
             f"{', '.join(stabilisers) or 'none'})"
         )

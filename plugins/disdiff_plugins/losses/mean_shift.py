@@ -3,7 +3,8 @@
     ε̂ = ε_θ − a_t·Σ_k G_k,   L_rec = mean_b( λ_t · mean_{chw} |ε − ε̂|^p ),   p = 1 (l1) or 2 (l2)
 
 with a_t = √α_t·(1−ᾱ_{t−1})/√(1−ᾱ_t) (so a_0 = 0) and λ_t = 1, or PDAE's SNR^0.1/(1 + SNR) when
-``snr_weighting`` is on. The encoder learns only through this term (z feeds every G_k).
+``snr_weighting`` is on. The encoder learns through this term (z feeds every G_k) and, through
+z_c, through the disentangling term.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class MeanShiftLoss(LossTerm):
             snr = schedule.snr(step.t, per_example)
             per_example = per_example * snr**0.1 / (1 + snr)
         loss = per_example.mean()
+        step.record(rec_eps_hat=eps_hat, rec_per_example=per_example)
         return {"loss": loss, "rec": loss.detach()}
 
     def describe(self) -> str:

@@ -34,6 +34,12 @@ class DisentangleParams(Params):
         description="dynamic weight w = mean((ŷ0 − ŷ0^c)²) over the diffusion-space latent "
         "(latent, the reference default) or over the decoded pixels (image)",
     )
+    code_gradient: Literal["live", "detached"] = Field(
+        "live",
+        description="G_c in the term is the field on the live code z_c, so the term also "
+        "trains the encoder (live, the reference), or on a detached z_c, so it trains the "
+        "field only (detached: an ablation; one more field pass of B rows)",
+    )
     warmup_steps: int = Field(
         0,
         ge=0,

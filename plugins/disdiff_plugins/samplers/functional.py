@@ -4,7 +4,8 @@ Every loop takes ``eps_fn(y_t, t) -> ε`` (t: (B,) long training timesteps), a
 :class:`~disdiff_core.diffusion.schedule.NoiseSchedule`, a start tensor and the training
 timesteps to visit in decreasing order, ``[τ_K, …, τ_1]``. Each step goes from τ_i to the next
 timestep, the last one to "τ_0 = −1" where ᾱ_{−1} = 1, so a loop returns the clean sample
-itself (no leftover noise from ᾱ_0 < 1). :func:`ddim_invert` walks the same pairs upwards, so
+itself (no leftover noise from ᾱ_0 < 1). The ``ldm`` spacing reproduces LDM's (and so DisDiff's
+reference) DDIM sampler instead, whose last step ends at ᾱ_0 (:func:`final_timestep`). :func:`ddim_invert` walks the same pairs upwards, so
 ``ddim_sample(ddim_invert(y0))`` with η = 0 returns y0 up to the error of evaluating ε one
 noise level off.
 
@@ -28,6 +29,8 @@ def spaced_timesteps(num_train_timesteps: int, steps: int, spacing: str = "unifo
       guided-diffusion's ``ddimN`` respacing (LDM's sampler adds 1 to each);
     * ``trailing``: round(T − i·T/steps) − 1, i.e. starts at T−1 (Lin et al. 2024);
     * ``linspace``: round(linspace(0, T−1, steps)).
+    * ``ldm``: 1, c + 1, 2c + 1, … (every value of range(0, T, c) plus one, c = T // steps): LDM's
+      DDIM sampler, as DisDiff's reference samples; with it the last step ends at ᾱ_0.
     """
     if not 1 <= steps <= num_train_timesteps:
         raise ValueError(f"steps must lie in 1…{num_train_timesteps}, got {steps}")
@@ -41,9 +44,23 @@ def spaced_timesteps(num_train_timesteps: int, steps: int, spacing: str = "unifo
         ]
     elif spacing == "linspace":
         ascending = torch.linspace(0, num_train_timesteps - 1, steps).round().long().tolist()
+    elif spacing == "ldm":
+        ascending = [t + 1 for t in range(0, num_train_timesteps, num_train_timesteps // steps)]
+        if ascending[-1] >= num_train_timesteps:
+            raise ValueError(
+                f"the ldm spacing of {steps} steps would visit t = {ascending[-1]} (T = "
+                f"{num_train_timesteps}); choose steps so that {num_train_timesteps} // steps "
+                "does not divide it into more than `steps` parts"
+            )
     else:
         raise ValueError(f"unknown timestep spacing {spacing!r}")
     return ascending[::-1]
+
+
+def final_timestep(spacing: str) -> int:
+    """Where a deterministic loop ends: −1 (ᾱ = 1, the clean sample) or, for LDM's ``ldm``
+    spacing, 0 (ᾱ_0, as LDM's DDIM sampler does)."""
+    return 0 if spacing == "ldm" else -1
 
 
 def _randn_like(y: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -53,9 +70,12 @@ def _randn_like(y: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(y.shape, generator=generator, device=device, dtype=y.dtype).to(y.device)
 
 
-def _levels(schedule: NoiseSchedule, timesteps: list[int], like: Tensor) -> tuple[Tensor, Tensor]:
-    """ᾱ at each timestep and at the one after it (−1 after the last), as ``like``'s dtype."""
-    following = timesteps[1:] + [-1]
+def _levels(
+    schedule: NoiseSchedule, timesteps: list[int], like: Tensor, final: int = -1
+) -> tuple[Tensor, Tensor]:
+    """ᾱ at each timestep and at the one after it (``final`` after the last), as ``like``'s
+    dtype."""
+    following = timesteps[1:] + [final]
     as_like = {"device": like.device, "dtype": like.dtype}
     return schedule.alpha_bar(timesteps).to(**as_like), schedule.alpha_bar(following).to(**as_like)
 
@@ -78,15 +98,17 @@ def ddim_sample(
     eta: float = 0.0,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
+    final: int = -1,
 ) -> Tensor:
-    """DDIM (Song et al. 2021, eq. 12) from y at ``timesteps[0]`` to the clean sample.
+    """DDIM (Song et al. 2021, eq. 12) from y at ``timesteps[0]`` to the clean sample (to
+    the noise level of timestep ``final``: see :func:`final_timestep`).
 
     Per step t → s: ŷ0 = (y − √(1−ᾱ_t)·ε)/√ᾱ_t,
     σ = η·√((1−ᾱ_s)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_s),
     y ← √ᾱ_s·ŷ0 + √(1−ᾱ_s−σ²)·ε + σ·z. η = 0 is deterministic; η = 1 is DDPM ancestral
     sampling with the posterior variance.
     """
-    alpha_bars, alpha_bars_next = _levels(schedule, timesteps, y)
+    alpha_bars, alpha_bars_next = _levels(schedule, timesteps, y, final)
     for i, t in enumerate(timesteps):
         eps = _eps(eps_fn, y, t)
         a_t, a_s = alpha_bars[i], alpha_bars_next[i]
@@ -108,6 +130,7 @@ def ddim_invert(
     timesteps: list[int],
     *,
     callback: Callback | None = None,
+    final: int = -1,
 ) -> Tensor:
     """Deterministic DDIM inversion (η = 0): the y at ``timesteps[0]`` that
     :func:`ddim_sample` with η = 0 and the same ``timesteps`` maps back to ``y0``.
@@ -116,7 +139,7 @@ def ddim_invert(
     ε(y_t, t), the inverse step evaluates ε(y_s, t) (the current point, the target's timestep)
     and moves y_s to √ᾱ_t·ŷ0 + √(1−ᾱ_t)·ε.
     """
-    alpha_bars, alpha_bars_below = _levels(schedule, timesteps, y0)
+    alpha_bars, alpha_bars_below = _levels(schedule, timesteps, y0, final)
     y = y0
     for step, i in enumerate(reversed(range(len(timesteps)))):
         t = timesteps[i]

@@ -13,6 +13,7 @@ from disdiff_plugins.samplers.functional import (
     ddim_invert,
     ddim_sample,
     ddpm_sample,
+    final_timestep,
     spaced_timesteps,
 )
 from disdiff_plugins.samplers.specs import DDIMParams, DDPMParams
@@ -87,6 +88,7 @@ class DDIMSampler(RespacedSampler):
             eta=0.0 if deterministic else self.params.eta,
             generator=generator,
             callback=callback,
+            final=final_timestep(self.params.spacing),
         )
 
     def invert(
@@ -98,5 +100,6 @@ class DDIMSampler(RespacedSampler):
         callback: Callback | None = None,
     ) -> Tensor:
         return ddim_invert(
-            eps_fn, schedule, y0, self.timesteps(schedule.num_timesteps), callback=callback
+            eps_fn, schedule, y0, self.timesteps(schedule.num_timesteps), callback=callback,
+            final=final_timestep(self.params.spacing),
         )

@@ -8,12 +8,13 @@ from pydantic import Field
 
 from disdiff_core.plugin import Params, PluginSpec
 
-Spacing = Literal["uniform", "trailing", "linspace"]
+Spacing = Literal["uniform", "trailing", "linspace", "ldm"]
 
 SPACING_HELP = (
     "which training timesteps a shortened loop visits: uniform = 0, c, 2c, … with c = T // steps "
     "(DDIM's uniform skip); trailing = T−1, T−1−T/steps, … (ends at the noisiest step); "
-    "linspace = rounded linspace(0, T−1, steps)"
+    "linspace = rounded linspace(0, T−1, steps); ldm = 1, c+1, 2c+1, … ending at ᾱ_0 (LDM's "
+    "DDIM sampler, as the DisDiff reference samples)"
 )
 
 
