@@ -16,7 +16,9 @@ from disdiff_cli.console import err
 class DisdiffGroup(TyperGroup):
     """Top-level group: a user error raised anywhere below (a DisdiffError, or an OSError such
     as a missing folder, a file where a folder should be, no permission or a full disk) becomes
-    one clear message on stderr and exit code 1, never a traceback."""
+    one clear message on stderr and exit code 1, never a traceback. Click's own exceptions
+    (usage errors, exits, aborts) pass through; any other exception is a bug: a short message
+    saying so, the traceback in a log file (:mod:`disdiff_cli.crash`) and exit code 2."""
 
     def invoke(self, ctx: Any) -> Any:
         from disdiff_core.errors import DisdiffError
@@ -30,6 +32,13 @@ class DisdiffGroup(TyperGroup):
             where = f": {exc.filename}" if exc.filename else ""
             err.print(f"[bold red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
             raise typer.Exit(code=1) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, exits
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last stop of every bug
+            from disdiff_cli.crash import BUG_EXIT_CODE, report_bug
+
+            report_bug(exc)
+            raise typer.Exit(code=BUG_EXIT_CODE) from None
 
 
 app = typer.Typer(
