@@ -57,7 +57,7 @@ class DisDiffStep:
     z: Tensor
     fields: Tensor
     factor: Tensor
-    field_c: Tensor | None
+    field_c: Tensor
     first_stage: FirstStage
     frozen_encoder: Callable[[Tensor], Tensor]
     step: int | None = None

@@ -31,6 +31,11 @@ from disdiff_core.interfaces.loss import DisDiffStep, LossTerm
 from disdiff_plugins.losses.specs import DisentangleParams
 
 
+def _at_least_fp32(tensor: Tensor) -> Tensor:
+    """float32 for half-precision tensors; float32 and float64 stay as they are."""
+    return tensor.float() if tensor.element_size() < 4 else tensor
+
+
 def _code_distance(a: Tensor, b: Tensor) -> Tensor:
     """Per-factor L2 distance over the code dims: (B, N, D) × 2 → (B, N)."""
     return torch.linalg.vector_norm(a - b, dim=-1)
@@ -57,7 +62,7 @@ class DisentangleLoss(LossTerm):
 
     def __call__(self, step: DisDiffStep) -> dict[str, Tensor]:
         schedule, t, c = step.schedule, step.t, step.factor
-        y_t, eps_theta, field_c = step.y_t.float(), step.eps_theta.float(), step.field_c.float()
+        y_t, eps_theta, field_c = map(_at_least_fp32, (step.y_t, step.eps_theta, step.field_c))
         b = schedule.b(t, y_t)
         sqrt_alpha_bar = schedule.gather(schedule.sqrt_alphas_cumprod, t, y_t)
         with torch.autocast(y_t.device.type, enabled=False):
@@ -70,7 +75,7 @@ class DisentangleLoss(LossTerm):
             x_hat_c = step.first_stage.decode_scaled(y0_hat_c, quantize=False)
             z_hat_c = step.frozen_encoder(x_hat_c)
 
-            target = step.z.detach().float()
+            target = _at_least_fp32(step.z.detach())
             with torch.no_grad():
                 d_org = _code_distance(z_hat, target)
             d_new = _code_distance(z_hat_c, target)
