@@ -1,12 +1,12 @@
-"""Training batches from a dataset store: an endless, deterministic, sharded stream.
+"""Training batches from a dataset store: an endless, deterministic, sharded, resumable stream.
 
 Two ways to read, chosen by size (``in_memory="auto"``):
 
 * RAM: the whole uint8 array is read once in the calling process (DataLoader workers forked
   from it share those pages); every epoch is a global permutation of the rows.
-* chunks: whole zarr chunks are read in a shuffled chunk order and mixed through a shuffle
-  buffer (a fixed array of images; each incoming image replaces a random one, which goes out),
-  so memory stays at about the buffer whatever the dataset's size.
+* chunks: whole zarr chunks are read in a shuffled chunk order, a window of them (about
+  ``shuffle_buffer`` images) at a time, and the rows of each window are shuffled, so memory
+  stays at about the window whatever the dataset's size.
 
 Sharding: every distributed rank (``torch.distributed`` when initialised, or explicit
 ``rank``/``world_size``) and every DataLoader worker is one of ``world_size × num_workers``
@@ -14,7 +14,12 @@ shards. Epoch e permutes the rows (RAM) or the chunks (chunks) with a generator 
 (seed, e), the same in every shard, and shard i takes every n-th of them: the shards read
 disjoint images each epoch and every shard opens its own store handle. Batches carry over
 epoch boundaries (no short batch), and the stream is endless unless ``epochs`` is given.
-Everything is a function of (seed, shard layout), so a run is reproducible.
+
+Everything is a function of (seed, shard layout), with no state carried from one window to
+the next, so the n-th batch of a rank can be found without reading the n − 1 before it: the
+loader's iterator counts the batches it handed out (``state_dict``) and a new one set to that
+count (``load_state_dict``) goes on with exactly the batches that would have come next (the
+trainer's data-state protocol, for exact resume).
 
 Batches are float32 tensors (B, C, H, W) in [-1, 1] (x / 127.5 − 1); with ``with_factors``,
 (images, factors) with int64 factors (B, K).
@@ -23,9 +28,9 @@ Batches are float32 tensors (B, C, H, W) in [-1, 1] (x / 127.5 − 1); with ``wi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -37,7 +42,7 @@ from disdiff_core.errors import DataError
 #: Largest store (uncompressed image bytes) that ``in_memory="auto"`` loads into RAM, per
 #: process: every distributed rank on a machine holds its own copy.
 DEFAULT_MEMORY_LIMIT = 8 * 2**30
-#: Images held by the chunked reader's shuffle buffer (16 chunks; 50 MB at 64×64×3).
+#: Images per shuffled window of the chunked reader (16 chunks; 50 MB at 64×64×3).
 DEFAULT_SHUFFLE_BUFFER = 4096
 
 Batch = tuple[np.ndarray, np.ndarray | None]
@@ -65,64 +70,23 @@ def fits_in_memory(store: Store, in_memory: bool | Literal["auto"], memory_limit
     return bool(in_memory)
 
 
-class ShuffleBuffer:
-    """A fixed-capacity buffer of rows: each incoming row takes the place of a random buffered
-    one, which is released (tf.data's shuffle, vectorised over blocks). Capacity 0 passes rows
-    through in order."""
-
-    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
-        self.capacity = capacity
-        self.rng = rng
-        self._rows: list[np.ndarray] | None = None
-        self._filled = 0
-
-    def push(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """Add a block (parallel arrays of equal length); return the rows released."""
-        if self.capacity == 0:
-            return arrays
-        if self._rows is None:
-            self._rows = [np.empty((self.capacity, *a.shape[1:]), a.dtype) for a in arrays]
-        take = min(self.capacity - self._filled, len(arrays[0]))
-        for buf, a in zip(self._rows, arrays, strict=True):
-            buf[self._filled : self._filled + take] = a[:take]
-        self._filled += take
-        rest = [a[take:] for a in arrays]
-        if not len(rest[0]):
-            return [a[:0] for a in arrays]
-        if len(rest[0]) > self.capacity:  # a block larger than the buffer: mix it in first
-            order = self.rng.permutation(len(rest[0]))
-            rest = [a[order] for a in rest]
-        released = []
-        for start in range(0, len(rest[0]), self.capacity):
-            part = [a[start : start + self.capacity] for a in rest]
-            slots = self.rng.choice(self.capacity, size=len(part[0]), replace=False)
-            released.append([buf[slots] for buf in self._rows])
-            for buf, a in zip(self._rows, part, strict=True):
-                buf[slots] = a
-        return [np.concatenate(parts) for parts in zip(*released, strict=True)]
-
-    def drain(self) -> list[np.ndarray] | None:
-        """Everything still buffered, shuffled (the end of a finite stream)."""
-        if self._rows is None or not self._filled:
-            return None
-        order = self.rng.permutation(self._filled)
-        rows, self._rows, self._filled = [b[order] for b in self._rows], None, 0
-        return rows
-
-
 class StoreStream(IterableDataset):
     """An IterableDataset of ready batches from a store (use with ``batch_size=None``).
 
     Args:
         path: the store.
         batch_size: images per batch.
-        seed: seeds the epoch permutations and the shuffle buffer.
+        seed: seeds the epoch permutations and the window shuffles.
         in_memory: read the store into RAM (see :meth:`load`) rather than by chunks.
-        shuffle_buffer: images in the chunked reader's shuffle buffer.
+        shuffle_buffer: images per shuffled window of the chunked reader.
         with_factors: also yield the (B, K) factor indices.
         to_rgb: repeat grey images (C = 1) to 3 channels.
         rank, world_size: this process's distributed shard (see :func:`distributed_shard`).
         epochs: stop after this many epochs (the last batch may be short); None: endless.
+
+    ``position`` is how many batches of this rank's stream were already consumed: an iteration
+    started after setting it goes on exactly where those batches ended (see
+    :class:`StreamIterator`).
     """
 
     def __init__(
@@ -156,8 +120,20 @@ class StoreStream(IterableDataset):
         self.epochs = epochs
         self.num_images = store.num_images
         self.chunk_images = store.chunk_images
+        self.position = 0
         self._images: np.ndarray | None = None
         self._factors: np.ndarray | None = None
+
+    def layout(self, num_workers: int) -> dict[str, int | bool]:
+        """What the stream's order depends on: a saved position only means the same batches
+        under the same layout."""
+        layout: dict[str, int | bool] = {
+            "seed": self.seed, "batch_size": self.batch_size, "num_images": self.num_images,
+            "rank": self.rank, "world_size": self.world_size, "num_workers": num_workers,
+            "in_memory": self.in_memory}
+        if not self.in_memory:
+            layout["shuffle_buffer"] = self.shuffle_buffer
+        return layout
 
     def load(self) -> None:
         """Read every image (and the factors) into this process's memory."""
@@ -168,16 +144,25 @@ class StoreStream(IterableDataset):
     def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
         worker = get_worker_info()
         worker_id, num_workers = (worker.id, worker.num_workers) if worker else (0, 1)
-        shard = self.rank * num_workers + worker_id
+        # The DataLoader takes batch k from worker k % num_workers. After `position` batches the
+        # next one must come from the shard that would have served it, so worker i plays the
+        # shard of worker (i + position) % num_workers, which had served `done` batches.
+        logical = (worker_id + self.position) % num_workers
+        done = (self.position - logical + num_workers - 1) // num_workers
+        shard = self.rank * num_workers + logical
         num_shards = self.world_size * num_workers
         if self.num_images < num_shards:
             raise DataError(f"dataset store {self.path} has {self.num_images} images, fewer "
                             f"than the {num_shards} shards (ranks × workers) reading it")
-        rng = np.random.default_rng([self.seed, shard, num_shards])
         rows = self._ram_rows if self.in_memory else self._chunk_rows
+        return self._batches(rows(shard, num_shards, done * self.batch_size))
+
+    def _batches(self, blocks: Iterator[list[np.ndarray]]
+                 ) -> Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """Consecutive ``batch_size`` slices of a shard's rows, across block boundaries."""
         pending: list[list[np.ndarray]] = []
         count = 0
-        for block in rows(shard, num_shards, rng):
+        for block in blocks:
             pending.append(block)
             count += len(block[0])
             if count < self.batch_size:
@@ -192,23 +177,31 @@ class StoreStream(IterableDataset):
         if count:
             yield self._tensors([np.concatenate(parts) for parts in zip(*pending, strict=True)])
 
-    def _epochs(self) -> Iterator[int]:
-        return itertools.count() if self.epochs is None else iter(range(self.epochs))
+    def _epochs(self, first: int = 0) -> Iterator[int]:
+        return itertools.count(first) if self.epochs is None else iter(range(first, self.epochs))
 
-    def _ram_rows(self, shard: int, num_shards: int,
-                  rng: np.random.Generator) -> Iterator[list[np.ndarray]]:
+    def _epoch_order(self, epoch: int, length: int) -> np.ndarray:
+        """The permutation of epoch ``epoch``, the same in every shard."""
+        return np.random.default_rng([self.seed, epoch]).permutation(length)
+
+    def _ram_rows(self, shard: int, num_shards: int, skip: int) -> Iterator[list[np.ndarray]]:
+        """Shard ``shard``'s rows of each epoch's permutation, after the first ``skip``."""
         if self._images is None:
             self.load()
         assert self._images is not None
-        for epoch in self._epochs():
-            order = np.random.default_rng([self.seed, epoch]).permutation(self.num_images)
-            mine = order[shard::num_shards]
+        per_epoch = len(range(shard, self.num_images, num_shards))
+        first, skip = divmod(skip, per_epoch)
+        for epoch in self._epochs(first):
+            mine = self._epoch_order(epoch, self.num_images)[shard::num_shards][skip:]
+            skip = 0
             for start in range(0, len(mine), self.batch_size):
                 rows = mine[start : start + self.batch_size]
                 yield self._block(self._images[rows], rows, self._factors)
 
-    def _chunk_rows(self, shard: int, num_shards: int,
-                    rng: np.random.Generator) -> Iterator[list[np.ndarray]]:
+    def _chunk_rows(self, shard: int, num_shards: int, skip: int) -> Iterator[list[np.ndarray]]:
+        """Shard ``shard``'s read units of each epoch's permutation, read a window (about
+        ``shuffle_buffer`` images) at a time and shuffled within it, after the first ``skip``
+        rows. Skipped windows are not read: a window's size and order follow from the seeds."""
         store = open_store(self.path)  # this shard's own handle
         factors = store.factors if self.with_factors else None
         # read units: whole chunks, or smaller slices when there are fewer chunks than shards
@@ -216,18 +209,22 @@ class StoreStream(IterableDataset):
         if -(-self.num_images // unit) < num_shards:
             unit = -(-self.num_images // num_shards)
         starts = np.arange(0, self.num_images, unit)
-        buffer = ShuffleBuffer(self.shuffle_buffer, rng)
+        window = max(1, self.shuffle_buffer // unit)
         for epoch in self._epochs():
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(starts))
-            for start in starts[order[shard::num_shards]]:
-                stop = min(start + unit, self.num_images)
-                block = self._block(store.read(start, stop), np.arange(start, stop), factors)
-                released = buffer.push(block)
-                if len(released[0]):
-                    yield released
-        rest = buffer.drain()
-        if rest is not None:
-            yield rest
+            mine = starts[self._epoch_order(epoch, len(starts))[shard::num_shards]]
+            for first in range(0, len(mine), window):
+                spans = [(start, min(start + unit, self.num_images))
+                         for start in mine[first : first + window]]
+                size = sum(stop - start for start, stop in spans)
+                if skip >= size:
+                    skip -= size
+                    continue
+                rows = np.concatenate([np.arange(start, stop) for start, stop in spans])
+                images = np.concatenate([store.read(start, stop) for start, stop in spans])
+                order = np.random.default_rng(
+                    [self.seed, epoch, shard, num_shards, first]).permutation(size)[skip:]
+                skip = 0
+                yield self._block(images[order], rows[order], factors)
 
     @staticmethod
     def _block(images: np.ndarray, rows: np.ndarray,
@@ -246,6 +243,56 @@ class StoreStream(IterableDataset):
         return torch.from_numpy(images), torch.from_numpy(np.ascontiguousarray(arrays[1]))
 
 
+class StoreLoader(DataLoader):
+    """The DataLoader of a :class:`StoreStream`, whose iterators can save and restore their
+    position (:class:`StreamIterator`)."""
+
+    dataset: StoreStream
+
+    def __iter__(self) -> StreamIterator:  # type: ignore[override]
+        return StreamIterator(self)
+
+
+class StreamIterator(Iterator[Any]):
+    """An iterator over a :class:`StoreLoader` that counts the batches it handed out.
+
+    ``state_dict()`` is that count with the layout it depends on; ``load_state_dict()`` makes
+    the next batch the one that followed them. The DataLoader's own iterator (and its worker
+    processes) starts at the first ``next``, from the current count.
+    """
+
+    def __init__(self, loader: StoreLoader) -> None:
+        self._loader = loader
+        self._source: Iterator[Any] | None = None
+        self.batches = 0
+
+    def __iter__(self) -> StreamIterator:
+        return self
+
+    def __next__(self) -> Any:
+        if self._source is None:
+            self._loader.dataset.position = self.batches
+            self._source = DataLoader.__iter__(self._loader)
+        batch = next(self._source)
+        self.batches += 1
+        return batch
+
+    def _layout(self) -> dict[str, int | bool]:
+        return self._loader.dataset.layout(self._loader.num_workers)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "layout": self._layout()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Go on after ``state["batches"]`` batches; ValueError when the state was saved under
+        another layout (other seed, batch size, shards …), whose batches this stream lacks."""
+        if state.get("layout") != self._layout():
+            raise ValueError(f"it was saved for the layout {state.get('layout')}, this stream "
+                             f"has {self._layout()}")
+        self.batches = int(state["batches"])
+        self._source = None
+
+
 def make_loader(
     store: str | Path,
     *,
@@ -261,7 +308,7 @@ def make_loader(
     world_size: int | None = None,
     epochs: int | None = None,
     pin_memory: bool = False,
-) -> DataLoader:
+) -> StoreLoader:
     """A DataLoader of training batches from a store (see the module docstring).
 
     Args:
@@ -270,7 +317,7 @@ def make_loader(
         seed: makes the stream reproducible (same seed and shard layout, same batches).
         in_memory: True, False, or "auto" (RAM when the images take ≤ ``memory_limit`` bytes).
         num_workers: DataLoader worker processes; each reads its own disjoint share.
-        shuffle_buffer: images mixed by the chunked reader.
+        shuffle_buffer: images per shuffled window of the chunked reader.
         with_factors: yield (images, factors) rather than images.
         to_rgb: repeat grey images to 3 channels.
         rank, world_size: explicit distributed shard; default from torch.distributed.
@@ -278,7 +325,8 @@ def make_loader(
         pin_memory: pin batches for faster host→GPU copies.
 
     Returns:
-        A DataLoader yielding float32 (B, C, H, W) tensors in [-1, 1] (and int64 (B, K)).
+        A DataLoader yielding float32 (B, C, H, W) tensors in [-1, 1] (and int64 (B, K)),
+        whose iterators offer ``state_dict``/``load_state_dict`` (:class:`StreamIterator`).
     """
     rank, world_size = distributed_shard(rank, world_size)
     opened = open_store(store)
@@ -290,5 +338,7 @@ def make_loader(
     )
     if dataset.in_memory:
         dataset.load()  # once, before workers fork, so they share it
-    return DataLoader(dataset, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
-                      prefetch_factor=4 if num_workers else None)
+    # Its own generator: the DataLoader draws a worker seed when an iteration starts, which
+    # must not consume the global torch stream (a resumed run starts one at another moment).
+    return StoreLoader(dataset, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
+                       prefetch_factor=4 if num_workers else None, generator=torch.Generator())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from disdiff_core.data.loader import ShuffleBuffer, make_loader
+from disdiff_core.data.loader import make_loader
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
 from disdiff_plugins.datasets.specs import SYNTH_DSPRITES, TOY_SHAPES
@@ -108,12 +108,9 @@ def test_loader_errors(tmp_path: Path, toy: Path) -> None:
         make_loader(tmp_path / "missing.zarr", batch_size=2)
 
 
-def test_shuffle_buffer_releases_every_row_once() -> None:
-    buffer = ShuffleBuffer(10, np.random.default_rng(0))
-    released = [buffer.push([np.arange(start, start + 7)])[0] for start in range(0, 70, 7)]
-    released.append(buffer.drain()[0])
-    out = np.concatenate(released)
-    assert sorted(out) == list(range(70)) and not np.array_equal(out, np.arange(70))
-    big = ShuffleBuffer(4, np.random.default_rng(0))
-    out = np.concatenate([big.push([np.arange(20)])[0], big.drain()[0]])
-    assert sorted(out) == list(range(20))
+def test_chunked_windows_mix_chunks(toy: Path) -> None:
+    # 864 rows in chunks of 256: a window of two chunks mixes rows of both within a batch
+    rows = rows_seen(make_loader(toy, batch_size=64, in_memory=False, with_factors=True,
+                                 epochs=1, shuffle_buffer=512), check_images=False)
+    assert sorted(rows) == list(range(864))
+    assert len(set(rows[:64] // 256)) == 2
