@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from hypothesis import HealthCheck, settings
 
 from disdiff_core.data.ground_truth import GroundTruth
 from disdiff_core.data.store import StoreMetadata, create_store
 from disdiff_core.errors import DisdiffError
 
 T = TypeVar("T")
+#: Settings of every property test here: bounded, no deadline (the machine is shared), no
+#: example database (it would be a ``.hypothesis`` folder in the working tree), and no health
+#: check against the module-scoped folders the tests write their inputs into.
+BOUNDED = settings(max_examples=100, deadline=None, database=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 #: The factor grid of :func:`write_grid_store`: 2 × 3 × 4 = 24 rows in canonical order.
 GRID = GroundTruth([2, 3, 4], ["a", "b", "c"])
 
