@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "loss": "disdiff.losses",
     "dataset": "disdiff.datasets",
     "metric": "disdiff.metrics",
+    "importer": "disdiff.importers",
 }
 
 

@@ -56,6 +56,7 @@ def _register() -> None:
     from disdiff_cli.encode_cmd import encode
     from disdiff_cli.eval_cmd import eval_run
     from disdiff_cli.evaluate import eval_codes
+    from disdiff_cli.import_cmd import import_checkpoint
     from disdiff_cli.pipeline_cmd import pipeline
     from disdiff_cli.plugins_cmd import plugins_app
     from disdiff_cli.quickstart_cmd import quickstart
@@ -71,6 +72,7 @@ def _register() -> None:
     app.command("eval-codes")(eval_codes)
     app.command("encode")(encode)
     app.command("sample")(sample)
+    app.command("import")(import_checkpoint)
     app.add_typer(data_app, name="data")
     app.add_typer(runs_app, name="runs")
     app.add_typer(recipe_app, name="recipe")
