@@ -1,5 +1,6 @@
 """Atomic writes: a failed or interrupted write never leaves a half-written file or folder
-under the final name (write to a temporary sibling, then rename)."""
+under the final name (write to a temporary sibling, flush it to disk, then rename), even when
+the process is killed (SIGKILL) or the machine goes down."""
 
 from __future__ import annotations
 
@@ -15,19 +16,44 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_path(final: str | Path, *, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling path of ``final``; on success rename it to ``final``
-    (replacing an existing file or folder), on failure delete it and re-raise."""
+    """Yield a temporary sibling path of ``final``; on success flush what was written there
+    to disk and rename it to ``final`` (replacing an existing file or folder), on failure
+    delete it and re-raise."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     target = tmp if directory else tmp / final.name
     try:
         yield target
+        _fsync_tree(target)
         if final.is_dir() and not final.is_symlink():
             shutil.rmtree(final)
         os.replace(target, final)
+        _fsync(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk (a no-op where folders cannot be
+    opened, as on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError):
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a file, or every file and folder under a folder, before it is renamed into place:
+    a rename can reach the disk before the data it names."""
+    if path.is_dir():
+        for child in path.rglob("*"):
+            _fsync(child)
+    _fsync(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

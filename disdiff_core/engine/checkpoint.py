@@ -11,9 +11,10 @@ Layout under ``RUN/checkpoints/``::
                           {"__tensor__": "<key in state.safetensors>"}
     latest                the name of the newest complete checkpoint folder
 
-A checkpoint folder is written under a temporary name and renamed when complete, then
-``latest`` is replaced atomically, so a crash never leaves a half checkpoint under a final
-name. Only the newest ``keep`` folders are kept.
+A checkpoint folder is written under a temporary name, flushed to disk and renamed when
+complete, then ``latest`` is replaced the same way (:func:`disdiff_core.io.atomic_path`), so a
+crash or SIGKILL at any moment never leaves a half checkpoint under a final name, and
+``latest`` always names a complete one. Only the newest ``keep`` folders are kept.
 """
 
 from __future__ import annotations

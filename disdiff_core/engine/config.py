@@ -9,6 +9,7 @@ silently mean "train forever".
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from typing import Literal
 
@@ -18,6 +19,7 @@ from disdiff_core.errors import RecipeError
 from disdiff_core.plugin import Params
 
 Precision = Literal["auto", "fp32", "bf16"]
+LoggerName = Literal["jsonl", "tensorboard"]
 
 
 class TrainConfig(Params):
@@ -92,6 +94,24 @@ class TrainConfig(Params):
         description="skip an optimiser step whose loss or gradient norm is not finite, and stop "
         "with an error after this many consecutive skips (null: no check, no device sync)",
     )
+
+    loggers: list[LoggerName] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="where metrics go: jsonl (RUN/metrics.jsonl, always on: `runs report` reads "
+        "it) and optionally tensorboard (scalars and image grids in RUN/tensorboard; needs the "
+        "disdiff[tensorboard] extra)",
+    )
+
+    @model_validator(mode="after")
+    def _loggers_available(self) -> TrainConfig:
+        if "jsonl" not in self.loggers:
+            raise ValueError("train.loggers must include jsonl: metrics.jsonl is the run's record "
+                             "that `disdiff runs report` reads")
+        # Checked here, so that a recipe fails when it is read, not when training starts.
+        if "tensorboard" in self.loggers and importlib.util.find_spec("tensorboard") is None:
+            raise ValueError("train.loggers: tensorboard needs the tensorboard package; install "
+                             "it with: pip install 'disdiff[tensorboard]'")
+        return self
 
     @model_validator(mode="after")
     def _accumulation_divides_batch(self) -> TrainConfig:

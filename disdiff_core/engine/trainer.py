@@ -13,8 +13,9 @@ A stage hands the :class:`Trainer`:
 * ``data``: an infinite iterator of batches (tensors, or dicts/lists/tuples of tensors, moved to
   the device by the trainer). For exact resume it may offer the data-state protocol:
   ``state_dict() -> dict`` (JSON values and tensors) and ``load_state_dict(dict)``, describing
-  the position such that the batch after a restore is the one that would have come next.
-  Under DDP each rank passes its own share.
+  the position such that the batch after a restore is the one that would have come next
+  (``ValueError`` when the state does not fit; the data order then restarts). The store
+  loaders of :mod:`disdiff_core.data.loader` offer it. Under DDP each rank passes its own share.
 * ``config`` (:class:`TrainConfig`) and ``run`` (:class:`disdiff_core.runs.Run`).
 * ``hooks``: :class:`Hook` callables run every N steps (sample grids, evaluation).
 
@@ -38,6 +39,7 @@ from disdiff_core.engine import checkpoint as ckpt
 from disdiff_core.engine.config import TrainConfig
 from disdiff_core.engine.distributed import DistContext, select_device, setup_distributed
 from disdiff_core.engine.ema import EMA
+from disdiff_core.engine.loggers import MetricsLogger, open_loggers
 from disdiff_core.engine.progress import Progress, SilentProgress, format_metrics, make_progress
 from disdiff_core.engine.rng import capture_rng, isolated_rng, restore_rng, seed_everything
 from disdiff_core.engine.schedule import warmup_lr
@@ -143,6 +145,7 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
         self._stream = stream
         self._progress: Progress = SilentProgress()
+        self._loggers: list[MetricsLogger] = []
         self._bf16 = config.precision == "bf16" or (
             config.precision == "auto" and self.device.type == "cuda")
         self._ddp: nn.parallel.DistributedDataParallel | None = None
@@ -183,14 +186,18 @@ class Trainer:
         """Train until ``config.steps`` optimiser steps are done (forever if None).
 
         ``resume``: True continues from the run's latest checkpoint (from step 0 if there is
-        none), a path continues from that checkpoint folder.
+        none), a path continues from that checkpoint folder. The main process logs to the
+        ``train.loggers``, opened at the step training starts from.
         """
         total = self.config.steps
         self._progress = make_progress(is_main=self.is_main, total=total, stream=self._stream)
         try:
-            with self._progress:
+            with self._progress, contextlib.ExitStack() as cleanup:
                 if resume:
                     self.load_checkpoint(None if resume is True else Path(resume))
+                if self.is_main:
+                    self._loggers = open_loggers(self.config.loggers, self.run, self.step)
+                    cleanup.callback(self._close_loggers)
                 self._set_status("running", error=None)
                 self._progress.advance(self.step)
                 self._interval.restart(self.step)
@@ -204,6 +211,11 @@ class Trainer:
             self._set_status("failed", error=str(exc))
             raise
         self._set_status("finished")
+
+    def _close_loggers(self) -> None:
+        for logger in self._loggers:
+            logger.close()
+        self._loggers = []
 
     def _set_status(self, status: str, **extra: Any) -> None:
         if self.is_main:
@@ -296,8 +308,9 @@ class Trainer:
         if self.skipped:
             values["skipped"] = float(self.skipped)
         self.last_metrics = values
+        for logger in self._loggers:
+            logger.log_scalars(self.step, values)
         if self.is_main:
-            self.run.log_metrics(self.step, values)
             self.run.update(step=self.step)
         self._progress.log(self.step, values)
 
@@ -307,9 +320,11 @@ class Trainer:
             result = hook.fn(self)
         for module, training in modes.items():
             module.training = training
-        if result and self.is_main:
-            self.run.log_metrics(self.step, {f"{hook.name}/{key}": value
-                                             for key, value in result.items()})
+        for logger in self._loggers:
+            if result:
+                logger.log_scalars(self.step, {f"{hook.name}/{key}": value
+                                               for key, value in result.items()})
+            logger.log_images(self.step)
 
     # -- checkpoints -----------------------------------------------------------------------
     def _data_state(self) -> Any:
@@ -348,8 +363,8 @@ class Trainer:
         rank reads the files (a shared file system under multi-node DDP)."""
         path = path or ckpt.latest_checkpoint(self.run.checkpoints_dir)
         if path is None:
-            self._progress.message(f"no checkpoint in {self.run.checkpoints_dir}; "
-                                   "starting from step 0")
+            self._progress.message(f"no checkpoint in {self.run.checkpoints_dir} yet (the run "
+                                   "stopped before its first one); starting from step 0")
             return
         loaded = ckpt.read_checkpoint(path)
         state = loaded.state
@@ -389,10 +404,14 @@ class Trainer:
         restore_rng(ranks[rank]["rng"], self.device)
         data_state = ranks[rank]["data"]
         load_state_dict = getattr(self.data, "load_state_dict", None)
-        if data_state is not None and callable(load_state_dict):
-            load_state_dict(data_state)
-        else:
+        if data_state is None or not callable(load_state_dict):
             self._progress.message("the data iterator has no saved position; data order restarts")
+            return
+        try:
+            load_state_dict(data_state)
+        except ValueError as exc:
+            self._progress.message(f"the saved data position does not fit this data iterator "
+                                   f"({exc}); data order restarts")
 
 
 class _Interval:

@@ -7,6 +7,7 @@ hooks, trains, and lets the stage export its weights.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -14,6 +15,7 @@ from typing import IO
 from disdiff_core import registry
 from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.engine.rng import seed_everything
+from disdiff_core.engine.run_lock import run_lock
 from disdiff_core.engine.trainer import Trainer
 from disdiff_core.recipes.model import Component
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
@@ -67,11 +69,14 @@ def train_recipe(
 
     ``resume`` continues the run in ``out`` from its latest checkpoint (a fresh run when
     there is none). ``echo`` prints set-up lines; ``stream`` takes the trainer's progress.
+    The main process holds the run folder's lock throughout (a second training of the same
+    folder stops at once).
     """
     complete_first_stage(resolved)
     recipe = resolved.recipe
     out = Path(out) if out is not None else default_run_dir(resolved)
-    with distributed_session() as context:
+    with (distributed_session() as context,
+          run_lock(out, note=echo) if context.is_main else contextlib.nullcontext()):
         run = open_run(resolved, out, resume=resume) if context.is_main else None
         context.barrier()
         run = run or Run.open(out)
