@@ -12,21 +12,15 @@ import pytest
 import torch
 
 from disdiff_core.data.loader import make_loader
-from disdiff_plugins.datasets.specs import TOY_SHAPES
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return TOY_SHAPES.build({"size": 16}).prepare(tmp_path_factory.mktemp("toy") / "toy.zarr")
 
 
 @pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
 @pytest.mark.parametrize("in_memory", [True, False])
 @pytest.mark.parametrize(("num_workers", "rank", "world_size"), [(0, 0, 1), (2, 1, 2), (3, 0, 1)])
-def test_restored_position_continues_the_stream(toy: Path, in_memory: bool, num_workers: int,
+def test_restored_position_continues_the_stream(toy_store: Path, in_memory: bool, num_workers: int,
                                                 rank: int, world_size: int) -> None:
     def loader():  # 864 images, windows of one 256-image chunk: many epochs and windows
-        return make_loader(toy, batch_size=50, seed=3, in_memory=in_memory, shuffle_buffer=256,
+        return make_loader(toy_store, batch_size=50, seed=3, in_memory=in_memory, shuffle_buffer=256,
                            num_workers=num_workers, rank=rank, world_size=world_size)
 
     straight = iter(loader())
@@ -40,8 +34,8 @@ def test_restored_position_continues_the_stream(toy: Path, in_memory: bool, num_
                                                    strict=True))
 
 
-def test_a_position_of_another_layout_is_refused(toy: Path) -> None:
-    saved = iter(make_loader(toy, batch_size=50, seed=3)).state_dict()
-    other = iter(make_loader(toy, batch_size=40, seed=3))
+def test_a_position_of_another_layout_is_refused(toy_store: Path) -> None:
+    saved = iter(make_loader(toy_store, batch_size=50, seed=3)).state_dict()
+    other = iter(make_loader(toy_store, batch_size=40, seed=3))
     with pytest.raises(ValueError, match="layout"):
         other.load_state_dict(saved)

@@ -1,0 +1,15 @@
+"""Fixtures of the run tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from disdiff_plugins.datasets.specs import TOY_SHAPES
+
+
+@pytest.fixture(scope="session")
+def toy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 864-image 16×16 toy-shapes store every tiny run reads."""
+    return TOY_SHAPES.build({"size": 16}).prepare(tmp_path_factory.mktemp("toy") / "toy.zarr")

@@ -1,0 +1,81 @@
+"""Tiny backbone runs (``tiny/backbone`` shrunk with ``--set``: a few seconds each) trained in
+this process or by a real ``disdiff train`` process, and their files compared byte for byte."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from disdiff_core.engine.checkpoint import latest_checkpoint
+
+RECIPE = "tiny/backbone"
+#: A UNet of a few thousand weights, 4 images a step, a 2-step sampler for the final grid.
+TINY = {
+    "train.batch_size": 4, "train.log_every": 2, "train.warmup_steps": 3,
+    "backbone.params.base_channels": 8, "backbone.params.channel_mult": "[1]",
+    "backbone.params.attention_resolutions": "[]", "backbone.params.norm_groups": 4,
+    "backbone.params.num_heads": 1, "sample.sampler.params.steps": 2, "sample.num_images": 1,
+}
+#: Training processes use one intra-op thread, as this process does in tests (conftest.py).
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def overrides(store: Path, **settings: object) -> list[str]:
+    """``dotted.key=value`` overrides of a tiny run reading ``store`` (``settings`` use ``__``
+    for dots: ``train__steps=20``)."""
+    values = {**TINY, "data.store": store,
+              **{key.replace("__", "."): value for key, value in settings.items()}}
+    return [f"{key}={value}" for key, value in values.items()]
+
+
+def train_here(out: Path, store: Path, *, resume: bool = False, **settings: object) -> str:
+    """Train a tiny run in this process; returns what it printed."""
+    from disdiff_core.recipes import load_recipe
+    from disdiff_core.stages.runner import train_recipe
+
+    printed = io.StringIO()
+    train_recipe(load_recipe(RECIPE, overrides(store, **settings)), out, resume=resume,
+                 echo=lambda line: print(line, file=printed), stream=printed)
+    return printed.getvalue()
+
+
+def train_command(out: Path, store: Path, *, resume: bool = False, **settings: object
+                  ) -> list[str]:
+    """The ``disdiff train`` command line of a tiny run."""
+    sets = [arg for value in overrides(store, **settings) for arg in ("--set", value)]
+    return [sys.executable, "-m", "disdiff_cli", "train", RECIPE, "--out", str(out), *sets,
+            *(["--resume"] if resume else [])]
+
+
+def start_training(out: Path, store: Path, *, resume: bool = False, **settings: object
+                   ) -> subprocess.Popen[str]:
+    """A ``disdiff train`` process of a tiny run, its output (merged) in a pipe."""
+    return subprocess.Popen(train_command(out, store, resume=resume, **settings), env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def final_state(run_dir: Path) -> dict[str, bytes]:
+    """The raw bytes of every tensor of the run's latest checkpoint (weights, EMA, optimiser
+    moments, RNG states) and of its exported weights, by file and name, and the checkpoint's
+    JSON state (step, counters, data position). Safetensors headers are left out: they list
+    the metadata in an order that changes from process to process."""
+    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    assert checkpoint is not None, f"{run_dir} has no checkpoint"
+    files = [*sorted(checkpoint.glob("*.safetensors")), *sorted((run_dir / "weights").iterdir())]
+    state = {f"{path.parent.name}/{path.name}/{name}": tensor.contiguous().view(-1)
+             .view(torch.uint8).numpy().tobytes()
+             for path in files for name, tensor in load_file(path).items()}
+    state["state.json"] = (checkpoint / "state.json").read_bytes()
+    return state
+
+
+def assert_same_state(actual: dict[str, bytes], expected: dict[str, bytes]) -> None:
+    assert sorted(actual) == sorted(expected)
+    differing = [name for name in expected if actual[name] != expected[name]]
+    assert not differing, f"{len(differing)} of {len(expected)} entries differ: {differing[:5]}"
