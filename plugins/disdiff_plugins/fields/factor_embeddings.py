@@ -26,6 +26,8 @@ class OrthogonalFactorEmbedding(nn.Module):
 
     W − Wᵀ is skew-symmetric, so Q is orthogonal whatever W is: the N embeddings stay orthonormal
     throughout training (the DisDiff reference's ``orth_emb``; W initialised N(0, 1) as there).
+    The reference's own matrix exponential returns exp(−A), so its embeddings are rows of
+    expm(Wᵀ − W): the same family, with W transposed (which its importer does when loading).
     """
 
     def __init__(self, num_factors: int, dim: int) -> None:
@@ -35,6 +37,9 @@ class OrthogonalFactorEmbedding(nn.Module):
         self.num_factors = num_factors
         self.weight = nn.Parameter(torch.randn(dim, dim))
 
+    def matrix(self) -> Tensor:
+        """The whole orthogonal P×P matrix expm(W − Wᵀ)."""
+        return torch.linalg.matrix_exp(self.weight - self.weight.transpose(0, 1))
+
     def forward(self) -> Tensor:
-        skew = self.weight - self.weight.transpose(0, 1)
-        return torch.linalg.matrix_exp(skew)[: self.num_factors]
+        return self.matrix()[: self.num_factors]
