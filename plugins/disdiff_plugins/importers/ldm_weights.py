@@ -50,6 +50,7 @@ class KeyMap:
 
     reference: str
     toolkit: str
+    shape: tuple[int, ...]
     to_toolkit: Convert = _same
     to_reference: Convert = _same
 
@@ -112,7 +113,7 @@ def shift_field_map(field: nn.Module, *, legacy_attention: bool) -> list[KeyMap]
     }
     maps = _module_map(field, prefixes, legacy_attention)
     return [
-        KeyMap(m.reference.replace(".cond_layers.0.", ".cond_emb_layers."), m.toolkit,
+        KeyMap(m.reference.replace(".cond_layers.0.", ".cond_emb_layers."), m.toolkit, m.shape,
                *((_transpose, _transpose) if m.toolkit == "factor_embedding.weight"
                  else (m.to_toolkit, m.to_reference)))
         for m in maps
@@ -123,21 +124,23 @@ def conv4_encoder_map(encoder: nn.Module) -> list[KeyMap]:
     """The toolkit ``conv4`` encoder (``third_relu: false``) ↔ ``cond_stage_model.encoder``."""
     head_index = len(encoder.features) + 1  # the reference's View layer sits in between
     maps = _module_map(encoder, {"features.": ENCODER, "head.": f"{ENCODER}{head_index}."}, True)
-    return [KeyMap(m.reference.replace(".branch.", ".convs."), m.toolkit) for m in maps]
+    return [KeyMap(m.reference.replace(".branch.", ".convs."), m.toolkit, m.shape) for m in maps]
 
 
 def first_stage_map(first_stage: nn.Module, prefix: str) -> list[KeyMap]:
     """An LDM autoencoder: the same names under ``prefix``; its scale factor is the reference
     model's top-level ``scale_factor`` (absent from an autoencoder-only checkpoint)."""
-    return [KeyMap(SCALE_FACTOR if key == "scale_factor" else prefix + key, key)
-            for key in first_stage.state_dict()
+    return [KeyMap(SCALE_FACTOR if key == "scale_factor" else prefix + key, key,
+                   tuple(value.shape))
+            for key, value in first_stage.state_dict().items()
             if not key.startswith("loss.")]
 
 
 def _module_map(module: nn.Module, prefixes: Mapping[str, str], legacy: bool) -> list[KeyMap]:
     layouts = _attention_layouts(module, legacy)
-    return [KeyMap(_rename(key, prefixes), key, *layouts.get(key, (_same, _same)))
-            for key in module.state_dict()]
+    return [KeyMap(_rename(key, prefixes), key, tuple(value.shape),
+                   *layouts.get(key, (_same, _same)))
+            for key, value in module.state_dict().items()]
 
 
 def to_toolkit(
@@ -147,10 +150,19 @@ def to_toolkit(
     error naming ``source`` (keys in ``optional`` may be missing: the module keeps its own)."""
     missing = [m.reference for m in maps if m.reference not in reference and m.toolkit not in optional]
     if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise DisdiffError(f"{source} lacks the tensors {missing[:5]}{more}")
+        raise DisdiffError(f"{source} lacks the tensors {_some(missing)}")
+    misfits = [f"{m.reference} {tuple(reference[m.reference].shape)} (the config gives "
+               f"{m.shape})" for m in maps
+               if m.reference in reference and tuple(reference[m.reference].shape) != m.shape]
+    if misfits:
+        raise DisdiffError(f"{source} does not fit the sizes its config names: {_some(misfits)}")
     return {m.toolkit: m.to_toolkit(reference[m.reference]) for m in maps
             if m.reference in reference}
+
+
+def _some(items: list[str], count: int = 5) -> str:
+    more = f" and {len(items) - count} more" if len(items) > count else ""
+    return ", ".join(items[:count]) + more
 
 
 def to_reference(maps: list[KeyMap], toolkit: Mapping[str, Tensor]) -> dict[str, Tensor]:
