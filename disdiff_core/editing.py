@@ -1,5 +1,5 @@
 """Sampling and editing with a trained DisDiff model: generation, reconstruction, factor swaps
-and traversals (METHOD.md's visual protocol).
+and traversals (docs/method.md, "Sampling and editing").
 
 Every edit of a real image starts from that image's deterministic DDIM inversion: y0 = s·ℰ(x)
 is mapped to y_T with the conditional ε̃ of its own code z = E(x), then y_T is sampled back with

@@ -22,7 +22,7 @@ from disdiff_core.interfaces.first_stage import FirstStage
 
 @dataclass(frozen=True)
 class DisDiffStep:
-    """What one DisDiff training step computed (METHOD.md, "One training step").
+    """What one DisDiff training step computed (docs/method.md, "One training step").
 
     Attributes:
         schedule: the backbone's noise schedule (a_t, b_t, ᾱ_t …).

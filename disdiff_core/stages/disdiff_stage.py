@@ -1,5 +1,5 @@
 """Stage ``disdiff``: train the encoder E_φ and the field G_ψ over a frozen backbone and
-first stage (METHOD.md, "One training step"; the step itself is
+first stage (docs/method.md, "One training step"; the step itself is
 :meth:`~disdiff_core.disdiff.DisDiffModel.training_losses`).
 
 The first stage defaults to the backbone run's (``from_run`` of the backbone), else identity.

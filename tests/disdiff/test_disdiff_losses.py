@@ -104,7 +104,7 @@ def _log_softmax_ce(logits: Iterable[float], target: int) -> float:
 
 
 def _hand_terms(step: DisDiffStep, encoder: nn.Linear, mode: str):
-    """Per-example (CE_variant, CE_invariant, w), computed with numpy from METHOD.md."""
+    """Per-example (CE_variant, CE_invariant, w), computed with numpy from docs/method.md."""
     abar = _alpha_bars()
     weight, bias = _np(encoder.weight), _np(encoder.bias)
     ce_var, ce_inv, ws = [], [], []

@@ -1,4 +1,4 @@
-"""DisDiffModel: the training step of METHOD.md, what trains and what stays frozen, sampling glue."""
+"""DisDiffModel: the training step of docs/method.md, what trains and what stays frozen, sampling glue."""
 
 from __future__ import annotations
 

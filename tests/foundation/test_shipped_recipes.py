@@ -1,4 +1,4 @@
-"""Every shipped recipe validates, and the paper recipes carry METHOD.md's reference values."""
+"""Every shipped recipe validates, and the paper recipes carry the reference values of docs/method.md."""
 
 from __future__ import annotations
 
