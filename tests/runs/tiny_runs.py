@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,7 +25,7 @@ TINY = {
     "backbone.params.attention_resolutions": "[]", "backbone.params.norm_groups": 4,
     "backbone.params.num_heads": 1, "sample.sampler.params.steps": 2, "sample.num_images": 1,
 }
-#: Training processes use one intra-op thread, as this process does in tests (conftest.py).
+#: Training processes use one intra-op thread, as :func:`train_here` does.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -31,17 +34,23 @@ def overrides(store: Path, **settings: object) -> list[str]:
     for dots: ``train__steps=20``)."""
     values = {**TINY, "data.store": store,
               **{key.replace("__", "."): value for key, value in settings.items()}}
-    return [f"{key}={value}" for key, value in values.items()]
+    return [f"{key}={'null' if value is None else value}" for key, value in values.items()]
 
 
 def train_here(out: Path, store: Path, *, resume: bool = False, **settings: object) -> str:
-    """Train a tiny run in this process; returns what it printed."""
+    """Train a tiny run in this process, on one thread as the training processes do (CPU
+    results depend on the thread count); returns what it printed."""
     from disdiff_core.recipes import load_recipe
     from disdiff_core.stages.runner import train_recipe
 
     printed = io.StringIO()
-    train_recipe(load_recipe(RECIPE, overrides(store, **settings)), out, resume=resume,
-                 echo=lambda line: print(line, file=printed), stream=printed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_recipe(load_recipe(RECIPE, overrides(store, **settings)), out, resume=resume,
+                     echo=lambda line: print(line, file=printed), stream=printed)
+    finally:
+        torch.set_num_threads(threads)
     return printed.getvalue()
 
 
@@ -79,3 +88,33 @@ def assert_same_state(actual: dict[str, bytes], expected: dict[str, bytes]) -> N
     assert sorted(actual) == sorted(expected)
     differing = [name for name in expected if actual[name] != expected[name]]
     assert not differing, f"{len(differing)} of {len(expected)} entries differ: {differing[:5]}"
+
+
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 120
+               ) -> bool:
+    """Poll ``ready`` until it holds (True) or ``process`` ended first (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.02)
+    raise TimeoutError(f"waited {timeout} s for a training process")
+
+
+def kill(process: subprocess.Popen[str]) -> str:
+    """SIGKILL the process; returns what it printed."""
+    process.send_signal(signal.SIGKILL)
+    output, _ = process.communicate()
+    return output
+
+
+def train_to_end(out: Path, store: Path, **settings: object) -> str:
+    """Resume the run in a ``disdiff train --resume`` process until it finishes; returns its
+    output."""
+    done = subprocess.run(train_command(out, store, resume=True, **settings), env=ENV,
+                          check=False, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "Traceback" not in output, output
+    return output

@@ -1,0 +1,94 @@
+"""A resumed run equals an uninterrupted one bit for bit (weights, EMA, optimiser moments, RNG
+states, data position): after a clean stop, after a death before the first checkpoint, and
+after `disdiff train` processes are killed (SIGKILL) at random moments and resumed with
+`--resume`, each time taking over the lock the killed process left."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from tiny_runs import (
+    assert_same_state,
+    final_state,
+    kill,
+    start_training,
+    train_here,
+    train_to_end,
+    wait_until,
+)
+
+from disdiff_core.runs import Run
+
+#: The tiny run of these tests: 20 steps, a checkpoint every 5.
+STEPS = {"train__steps": 20, "train__checkpoint_every": 5}
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> dict[str, bytes]:
+    """The final state of the tiny run trained without interruption."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    train_here(out, toy_store, **STEPS)
+    return final_state(out)
+
+
+def test_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
+                                               straight: dict[str, bytes]) -> None:
+    out = tmp_path / "run"
+    train_here(out, toy_store, **{**STEPS, "train__steps": 10})
+    printed = train_here(out, toy_store, resume=True, **STEPS)
+    assert "resumed from" in printed and "data order restarts" not in printed
+    assert_same_state(final_state(out), straight)
+
+
+def test_resume_of_a_run_that_died_before_its_first_checkpoint(
+        tmp_path: Path, toy_store: Path, straight: dict[str, bytes]) -> None:
+    out = tmp_path / "run"
+    train_here(out, toy_store, train__steps=3, train__checkpoint_every=None)
+    # what a process killed at step 3 leaves: no checkpoint, no exported backbone yet
+    shutil.rmtree(out / "checkpoints")
+    (out / "weights" / "backbone.safetensors").unlink()
+    Run(out).update(status="running")
+    printed = train_here(out, toy_store, resume=True, **STEPS)
+    assert "no checkpoint" in printed and "starting from step 0" in printed
+    assert_same_state(final_state(out), straight)
+    steps = [record["step"] for record in Run(out).read_metrics()]
+    assert steps == sorted(set(steps))  # the dead process's lines were dropped
+
+
+def test_killed_training_resumes_exactly(tmp_path: Path, toy_store: Path,
+                                         straight: dict[str, bytes]) -> None:
+    out = tmp_path / "run"
+    first = start_training(out, toy_store, **STEPS)
+    assert wait_until((out / "checkpoints" / "latest").exists, first), kill(first)
+    kill(first)
+    assert first.returncode == -9
+    printed = train_to_end(out, toy_store, **STEPS)
+    assert "took over the stale lock" in printed and "resumed from" in printed
+    assert_same_state(final_state(out), straight)
+
+
+@pytest.mark.slow
+def test_training_killed_at_random_moments_resumes_exactly(
+        tmp_path: Path, toy_store: Path, straight: dict[str, bytes]) -> None:
+    out = tmp_path / "run"
+    moments = random.Random(15)
+    kills = 0
+    for attempt in range(6):
+        process = start_training(out, toy_store, resume=attempt > 0, **STEPS)
+        delay = moments.uniform(0.5, 9.0)  # start-up takes about 4 s, training about 2 s
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=delay)
+        if process.poll() is not None:  # it finished before the moment came
+            break
+        kill(process)
+        kills += 1
+    printed = train_to_end(out, toy_store, **STEPS)
+    assert kills >= 3, printed
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert_same_state(final_state(out), straight)
