@@ -1,7 +1,8 @@
 """A resumed run equals an uninterrupted one bit for bit (weights, EMA, optimiser moments, RNG
 states, data position): after a clean stop, after a death before the first checkpoint, and
 after `disdiff train` processes are killed (SIGKILL) at random moments and resumed with
-`--resume`, each time taking over the lock the killed process left."""
+`--resume`, each time taking over the lock the killed process left; for the backbone and the
+DisDiff stage."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from tiny_runs import (
+    DISDIFF,
     assert_same_state,
     final_state,
     kill,
@@ -30,11 +32,17 @@ STEPS = {"train__steps": 20, "train__checkpoint_every": 5}
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> dict[str, bytes]:
-    """The final state of the tiny run trained without interruption."""
+def straight_run(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> Path:
+    """The tiny backbone run trained without interruption."""
     out = tmp_path_factory.mktemp("straight") / "run"
     train_here(out, toy_store, **STEPS)
-    return final_state(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def straight(straight_run: Path) -> dict[str, bytes]:
+    """Its final state."""
+    return final_state(straight_run)
 
 
 def test_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
@@ -44,6 +52,16 @@ def test_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
     printed = train_here(out, toy_store, resume=True, **STEPS)
     assert "resumed from" in printed and "data order restarts" not in printed
     assert_same_state(final_state(out), straight)
+
+
+def test_disdiff_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
+                                                       straight_run: Path) -> None:
+    parents = {"backbone__from_run": straight_run, "first_stage__from_run": straight_run}
+    train_here(tmp_path / "straight", toy_store, DISDIFF, train__steps=8, **parents)
+    out = tmp_path / "split"
+    train_here(out, toy_store, DISDIFF, train__steps=4, **parents)
+    train_here(out, toy_store, DISDIFF, resume=True, train__steps=8, **parents)
+    assert_same_state(final_state(out), final_state(tmp_path / "straight"))
 
 
 def test_resume_of_a_run_that_died_before_its_first_checkpoint(

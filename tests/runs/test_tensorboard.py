@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_runs import RECIPE, overrides, train_here
+from tiny_runs import BACKBONE, overrides, train_here
 
 from disdiff_core.errors import RecipeError
 from disdiff_core.recipes import load_recipe
@@ -47,9 +47,9 @@ def test_missing_tensorboard_is_a_recipe_error_naming_the_extra(
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "tensorboard" else find_spec(name, *args))
     with pytest.raises(RecipeError, match=r"disdiff\[tensorboard\]"):
-        load_recipe(RECIPE, overrides(toy_store, train__loggers=LOGGERS))
+        load_recipe(BACKBONE, overrides(toy_store, train__loggers=LOGGERS))
 
 
 def test_metrics_jsonl_cannot_be_turned_off(toy_store: Path) -> None:
     with pytest.raises(RecipeError, match="must include jsonl"):
-        load_recipe(RECIPE, overrides(toy_store, train__loggers="[tensorboard]"))
+        load_recipe(BACKBONE, overrides(toy_store, train__loggers="[tensorboard]"))

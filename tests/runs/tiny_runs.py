@@ -1,5 +1,6 @@
-"""Tiny backbone runs (``tiny/backbone`` shrunk with ``--set``: a few seconds each) trained in
-this process or by a real ``disdiff train`` process, and their files compared byte for byte."""
+"""Tiny runs (``tiny/backbone`` and ``tiny/disdiff`` shrunk with ``--set``: a few seconds each)
+trained in this process or by a real ``disdiff train`` process, and their final states compared
+byte for byte."""
 
 from __future__ import annotations
 
@@ -17,27 +18,34 @@ from safetensors.torch import load_file
 
 from disdiff_core.engine.checkpoint import latest_checkpoint
 
-RECIPE = "tiny/backbone"
-#: A UNet of a few thousand weights, 4 images a step, a 2-step sampler for the final grid.
-TINY = {
-    "train.batch_size": 4, "train.log_every": 2, "train.warmup_steps": 3,
-    "backbone.params.base_channels": 8, "backbone.params.channel_mult": "[1]",
-    "backbone.params.attention_resolutions": "[]", "backbone.params.norm_groups": 4,
-    "backbone.params.num_heads": 1, "sample.sampler.params.steps": 2, "sample.num_images": 1,
+BACKBONE = "tiny/backbone"
+DISDIFF = "tiny/disdiff"
+_TRAIN = {"train.batch_size": 4, "train.log_every": 2, "train.warmup_steps": 3}
+#: What makes each recipe tiny. Backbone: a UNet of a few thousand weights and a 2-step
+#: sampler for the final grid; DisDiff (over such a backbone run): a narrow encoder.
+TINY: dict[str, dict[str, object]] = {
+    BACKBONE: {
+        **_TRAIN, "backbone.params.base_channels": 8, "backbone.params.channel_mult": "[1]",
+        "backbone.params.attention_resolutions": "[]", "backbone.params.norm_groups": 4,
+        "backbone.params.num_heads": 1, "sample.sampler.params.steps": 2,
+        "sample.num_images": 1,
+    },
+    DISDIFF: {**_TRAIN, "encoder.params.channels": 8},
 }
 #: Training processes use one intra-op thread, as :func:`train_here` does.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def overrides(store: Path, **settings: object) -> list[str]:
-    """``dotted.key=value`` overrides of a tiny run reading ``store`` (``settings`` use ``__``
-    for dots: ``train__steps=20``)."""
-    values = {**TINY, "data.store": store,
+def overrides(store: Path, recipe: str = BACKBONE, **settings: object) -> list[str]:
+    """``dotted.key=value`` overrides of a tiny run of ``recipe`` reading ``store``
+    (``settings`` use ``__`` for dots: ``train__steps=20``)."""
+    values = {**TINY[recipe], "data.store": store,
               **{key.replace("__", "."): value for key, value in settings.items()}}
     return [f"{key}={'null' if value is None else value}" for key, value in values.items()]
 
 
-def train_here(out: Path, store: Path, *, resume: bool = False, **settings: object) -> str:
+def train_here(out: Path, store: Path, recipe: str = BACKBONE, *, resume: bool = False,
+               **settings: object) -> str:
     """Train a tiny run in this process, on one thread as the training processes do (CPU
     results depend on the thread count); returns what it printed."""
     from disdiff_core.recipes import load_recipe
@@ -47,7 +55,7 @@ def train_here(out: Path, store: Path, *, resume: bool = False, **settings: obje
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train_recipe(load_recipe(RECIPE, overrides(store, **settings)), out, resume=resume,
+        train_recipe(load_recipe(recipe, overrides(store, recipe, **settings)), out, resume=resume,
                      echo=lambda line: print(line, file=printed), stream=printed)
     finally:
         torch.set_num_threads(threads)
@@ -56,9 +64,9 @@ def train_here(out: Path, store: Path, *, resume: bool = False, **settings: obje
 
 def train_command(out: Path, store: Path, *, resume: bool = False, **settings: object
                   ) -> list[str]:
-    """The ``disdiff train`` command line of a tiny run."""
+    """The ``disdiff train`` command line of a tiny backbone run."""
     sets = [arg for value in overrides(store, **settings) for arg in ("--set", value)]
-    return [sys.executable, "-m", "disdiff_cli", "train", RECIPE, "--out", str(out), *sets,
+    return [sys.executable, "-m", "disdiff_cli", "train", BACKBONE, "--out", str(out), *sets,
             *(["--resume"] if resume else [])]
 
 
