@@ -39,15 +39,20 @@ class MetricsLogger(Protocol):
 
 
 class JsonlLogger:
-    """One JSON line per logged step in ``RUN/metrics.jsonl``."""
+    """One JSON line per logged step in ``RUN/metrics.jsonl``.
+
+    Opening it also drops a torn last line (a process killed while appending), which the
+    next line would otherwise be glued to."""
 
     def __init__(self, run: Run, start_step: int) -> None:
         self.run = run
-        records = run.read_metrics()
-        kept = [record for record in records
+        if not run.metrics_path.is_file():
+            return
+        kept = [record for record in run.read_metrics()
                 if not (isinstance(record.get("step"), int) and record["step"] > start_step)]
-        if len(kept) < len(records):
-            write_text_atomic(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        text = "".join(json.dumps(record) + "\n" for record in kept)
+        if text != run.metrics_path.read_text(encoding="utf-8"):
+            write_text_atomic(run.metrics_path, text)
 
     def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
         self.run.log_metrics(step, values)
