@@ -54,6 +54,17 @@ def test_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
     assert_same_state(final_state(out), straight)
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
+def test_stop_and_resume_with_chunked_reading_and_workers(tmp_path: Path,
+                                                          toy_store: Path) -> None:
+    data = {"data__in_memory": "false", "data__num_workers": 3, "train__checkpoint_every": 3}
+    train_here(tmp_path / "straight", toy_store, train__steps=8, **data)
+    out = tmp_path / "split"
+    train_here(out, toy_store, train__steps=5, **data)  # a position that 3 workers do not divide
+    train_here(out, toy_store, resume=True, train__steps=8, **data)
+    assert_same_state(final_state(out), final_state(tmp_path / "straight"))
+
+
 def test_disdiff_stop_and_resume_equals_a_straight_run(tmp_path: Path, toy_store: Path,
                                                        straight_run: Path) -> None:
     parents = {"backbone__from_run": straight_run, "first_stage__from_run": straight_run}
