@@ -78,6 +78,12 @@ def _uniform_ints(
     return torch.randint(high, (batch,), generator=generator, device=source).to(device)
 
 
+def _code_norms(z: Tensor) -> dict[str, Tensor]:
+    """‖z_k‖ per factor, batch means (``z_norm_0`` …): an instrument of the codes' scale."""
+    norms = torch.linalg.vector_norm(z.detach().float(), dim=-1).mean(dim=0)
+    return {f"z_norm_{k}": norm for k, norm in enumerate(norms)}
+
+
 def _normal(shape: torch.Size, generator: torch.Generator | None, like: Tensor) -> Tensor:
     """N(0, I) of ``shape`` in ``like``'s dtype and device, drawn on the generator's device."""
     source = generator.device if generator is not None else like.device
@@ -184,6 +190,57 @@ class DisDiffModel(nn.Module):
         :class:`~disdiff_core.interfaces.loss.DisDiffStep`). Returns ``loss`` (to minimise) and
         every term's named numbers (detached batch means).
         """
+        state = self._step_state(x0, t=t, noise=noise, factor=factor, generator=generator,
+                                 step=step, trace=trace)
+        total: Tensor | None = None
+        numbers: dict[str, Tensor] = {}
+        for _, values in self._term_values(state):
+            total = values["loss"] if total is None else total + values["loss"]
+            for name, value in values.items():
+                if name == "loss":
+                    continue
+                if name in numbers:
+                    raise DisdiffError(f"two loss terms both report {name!r}")
+                numbers[name] = value.detach()
+        assert total is not None
+        return {"loss": total, **numbers, **_code_norms(state.z)}
+
+    def code_gradient_norms(
+        self, x0: Tensor, *, generator: torch.Generator | None = None
+    ) -> dict[str, float]:
+        """‖∂L_term/∂z‖ for each loss term on one batch (keyed by the term's first number,
+        e.g. ``rec``, ``dis``): how much of the encoder's learning signal each term carries (E
+        learns only through z). An instrument: parameter gradients and the encoder's BatchNorm
+        statistics are left as they were."""
+        buffers = {name: value.clone() for name, value in self.encoder.named_buffers()}
+        try:
+            with torch.enable_grad():
+                state = self._step_state(x0, generator=generator)
+                norms = {}
+                for label, values in self._term_values(state):
+                    grad = None
+                    if values["loss"].requires_grad:
+                        (grad,) = torch.autograd.grad(values["loss"], state.z,
+                                                      retain_graph=True, allow_unused=True)
+                    norms[label] = 0.0 if grad is None else float(grad.norm())
+        finally:
+            with torch.no_grad():
+                for name, value in self.encoder.named_buffers():
+                    value.copy_(buffers[name])
+        return norms
+
+    def _step_state(
+        self,
+        x0: Tensor,
+        *,
+        t: Tensor | None = None,
+        noise: Tensor | None = None,
+        factor: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        step: int | None = None,
+        trace: dict[str, Tensor] | None = None,
+    ) -> DisDiffStep:
+        """Steps 1–4 of :meth:`training_losses`: everything the loss terms share."""
         batch, device = x0.shape[0], x0.device
         schedule = self.schedule
         with torch.no_grad():
@@ -206,7 +263,13 @@ class DisDiffModel(nn.Module):
             frozen_encoder=self.frozen_encoder, step=step, trace=trace,
         )
         state.record(y0=y0, z=z, y_t=y_t, eps_theta=eps_theta, fields=fields, field_c=field_c)
-        return self._sum_terms(state)
+        return state
+
+    def _term_values(self, state: DisDiffStep) -> Iterator[tuple[str, dict[str, Tensor]]]:
+        """Each loss term's numbers, labelled by its first reported number (``rec``, ``dis``)."""
+        for term in self.losses:
+            values = term(state)
+            yield next((name for name in values if name != "loss"), "loss"), values
 
     def _training_fields(
         self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor
@@ -223,21 +286,6 @@ class DisDiffModel(nn.Module):
         ids = torch.cat([ids, factor[:, None]], dim=1)
         out = self.field.forward_codes(features, t, codes, ids)
         return out[:, :n], out[:, n]
-
-    def _sum_terms(self, state: DisDiffStep) -> dict[str, Tensor]:
-        total: Tensor | None = None
-        numbers: dict[str, Tensor] = {}
-        for term in self.losses:
-            values = term(state)
-            total = values["loss"] if total is None else total + values["loss"]
-            for name, value in values.items():
-                if name == "loss":
-                    continue
-                if name in numbers:
-                    raise DisdiffError(f"two loss terms both report {name!r}")
-                numbers[name] = value.detach()
-        assert total is not None
-        return {"loss": total, **numbers}
 
     def _check_latent(self, y0: Tensor) -> None:
         if tuple(y0.shape[1:]) != tuple(self.backbone.sample_shape):

@@ -211,3 +211,28 @@ def traverse(model: DisDiffModel, sampler: Sampler, source: Any, codes: Tensor, 
         along = (z_source[k] - mean[k]) @ u
         out[k, :, k] = z_source[k] + (steps[:, None] * spread[k] - along) * u
     return _edit_from(model, sampler, x, z, out, batch_size)
+
+
+#: Noise levels of :func:`factor_effect_figure`, as fractions of T.
+EFFECT_LEVELS = (0.25, 0.5, 0.75)
+
+
+@torch.no_grad()
+def factor_effect_figure(model: DisDiffModel, images: Any, *,
+                         generator: torch.Generator | None = None) -> np.ndarray:
+    """What each factor's field does: for every image and noise level t (a quarter, half and
+    three quarters of T), the clean-image prediction ŷ0 decoded from ε_θ alone, from
+    ε_θ − b_t·Σ_k G_k, and from ε_θ − b_t·G_k for each k (:meth:`DisDiffModel.factor_x0`).
+    A field that carries its factor changes that attribute of the prediction and nothing else.
+    Returns a labelled grid, uint8 (H, W, 3)."""
+    from disdiff_core.images import labelled_grid
+
+    x = _images(model, images)
+    levels = [int(fraction * model.schedule.num_timesteps) for fraction in EFFECT_LEVELS]
+    cells = model.factor_x0(x, levels, generator=generator)  # (B, L, K + 2, C, H, W)
+    pixels = from_signed_unit(cells.flatten(0, 2).float().cpu().numpy())
+    pixels = pixels.reshape(*cells.shape[:3], *pixels.shape[1:])
+    rows = [pixels[b, i] for b in range(pixels.shape[0]) for i in range(len(levels))]
+    labels = [f"image {b}, t={t}" for b in range(pixels.shape[0]) for t in levels]
+    columns = ["eps_theta", "all G", *(f"G_{k}" for k in range(model.num_factors))]
+    return labelled_grid(rows, labels, ncols=len(columns), col_labels=columns)

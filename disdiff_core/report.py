@@ -40,6 +40,8 @@ IMAGES_FOLDER = "images"
 BOOKKEEPING = frozenset({"step", "time", "lr", "steps_per_s", "skipped"})
 #: Prefix of the numbers the training-time evaluation hook logs (``eval/<metric>/<number>``).
 EVAL_PREFIX = "eval/"
+#: Prefix of the gradient instrument's numbers (disdiff_core/stages/gradient_hook.py).
+GRADIENT_PREFIX = "grad_z/"
 
 #: Recipe settings the summary lists, as dotted keys of the resolved recipe.
 RECIPE_SETTINGS = (
@@ -193,6 +195,35 @@ def is_loss_term(key: str) -> bool:
     """Loss terms are the plain numbers of the log: not bookkeeping, not a hook's
     ``<hook>/<number>`` (evaluation, samples)."""
     return key not in BOOKKEEPING and "/" not in key
+
+
+def is_training_curve(key: str) -> bool:
+    """What the training plot shows: the loss terms and instruments of the log, and the
+    gradient instrument's ``grad_z/*`` numbers."""
+    return is_loss_term(key) or key.startswith(GRADIENT_PREFIX)
+
+
+#: Panels of the training plot, by a key's family (its first ``_``-separated word).
+TRAINING_PANELS = {
+    "acc": "top-1 accuracy of the disentangling logits (chance = 1/N)",
+    "spread": "spread of the disentangling logits (max - min)",
+    "w": "dynamic weight w (w_t0..4: its sum over timestep fifths)",
+    "z": "code norms |z_k|",
+}
+LOSS_PANEL = "loss terms"
+GRADIENT_PANEL = "gradient reaching the codes, by term (grad_z)"
+
+
+def group_training_series(series: Series) -> dict[str, Series]:
+    """Training curves in panels: loss terms first, then each instrument family."""
+    panels: dict[str, Series] = {LOSS_PANEL: {}}
+    for key, curve in series.items():
+        if key.startswith(GRADIENT_PREFIX):
+            panel = GRADIENT_PANEL
+        else:
+            panel = TRAINING_PANELS.get(key.split("_")[0], LOSS_PANEL)
+        panels.setdefault(panel, {})[key.removeprefix(GRADIENT_PREFIX)] = curve
+    return {title: curves for title, curves in panels.items() if curves}
 
 
 def is_eval_number(key: str) -> bool:
@@ -615,10 +646,10 @@ def write_report(run: Run, out_dir: str | Path | None = None, fmt: str = "md") -
     report = gather(run)
 
     loss_plot = eval_plot = None
-    losses = collect_series(report.records, is_loss_term)
+    losses = collect_series(report.records, is_training_curve)
     if losses:
         _write_bytes_atomic(out / LOSS_PLOT,
-                            plot_curves({"loss terms": losses}, log_y_when_positive=True))
+                            plot_curves(group_training_series(losses), log_y_when_positive=True))
         loss_plot = LOSS_PLOT
     evals = collect_series(report.records, is_eval_number)
     if evals:

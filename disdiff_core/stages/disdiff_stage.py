@@ -8,15 +8,24 @@ With ``train.eval_every`` the run is evaluated as it trains (:mod:`.eval_hook`).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
+from disdiff_core.editing import factor_effect_figure
 from disdiff_core.engine.trainer import Trainer
+from disdiff_core.images import save_png
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.stages.components import build_component, export_weights
 from disdiff_core.stages.eval_hook import evaluation_hook
+from disdiff_core.stages.gradient_hook import LastBatch, gradient_hook
 from disdiff_core.stages.plan import IDENTITY, StageInputs, StagePlan
+
+
+#: The figure of what each factor's field does, written at the end of training (images/).
+EFFECT_FILE = "factor_x0.png"
+EFFECT_IMAGES = 4
 
 
 def first_stage_component(recipe: Recipe) -> Component:
@@ -45,8 +54,10 @@ def plan(inputs: StageInputs) -> StagePlan:
         run.update(losses=[term.describe() for term in losses])
     model = DisDiffModel(backbone, first_stage, encoder, field, losses)
 
+    last = LastBatch()
+
     def step_fn(x0: Tensor) -> dict[str, Tensor]:
-        return model.training_losses(x0, step=inputs.step_of())
+        return model.training_losses(last.keep(x0), step=inputs.step_of())
 
     def finish(trainer: Trainer) -> None:
         if trainer.is_main:
@@ -54,7 +65,13 @@ def plan(inputs: StageInputs) -> StagePlan:
                 for key in ("encoder", "field"):
                     path = export_weights(getattr(trained, key), run.path, key)
                     inputs.echo(f"{key} weights: {path}")
+                if last.x0 is not None:
+                    figure = factor_effect_figure(trained.eval(), last.x0[:EFFECT_IMAGES],
+                                                  generator=torch.Generator().manual_seed(0))
+                    inputs.echo(f"factor effects: {save_png(run.images_dir / EFFECT_FILE, figure)}")
 
-    hook = evaluation_hook(inputs, model)
-    return StagePlan(module=model, step_fn=step_fn, finish=finish, hooks=[hook] if hook else [],
+    hooks = [gradient_hook(model, last, recipe.train.log_every)]
+    if (evaluation := evaluation_hook(inputs, model)) is not None:
+        hooks.append(evaluation)
+    return StagePlan(module=model, step_fn=step_fn, finish=finish, hooks=hooks,
                      find_unused_parameters=True)

@@ -41,9 +41,31 @@ def _code_distance(a: Tensor, b: Tensor) -> Tensor:
     return torch.linalg.vector_norm(a - b, dim=-1)
 
 
+#: Timestep buckets of the ``w_t<k>`` instruments (equal slices of 0..T−1).
+W_BUCKETS = 5
+
+
+def _instruments(prefix: str, logits: Tensor, c: Tensor) -> dict[str, Tensor]:
+    """Top-1 accuracy of a cross-entropy's logits (argmax = c; chance is 1/N, far more telling
+    than the CE near ln N) and their spread (max − min), batch means."""
+    return {
+        f"acc_{prefix}": (logits.argmax(dim=-1) == c).float().mean(),
+        f"spread_{prefix}": (logits.amax(dim=-1) - logits.amin(dim=-1)).mean(),
+    }
+
+
+def _w_by_timestep(w: Tensor, t: Tensor, num_timesteps: int) -> dict[str, Tensor]:
+    """Where the term's weight comes from: Σ_b w_b·[t_b in bucket k] / B for each of
+    :data:`W_BUCKETS` timestep slices (the buckets add up to the batch mean of w)."""
+    bucket = (t * W_BUCKETS // num_timesteps).clamp(max=W_BUCKETS - 1)
+    sums = torch.zeros(W_BUCKETS, dtype=w.dtype, device=w.device).index_add_(0, bucket, w)
+    return {f"w_t{k}": sums[k] / w.shape[0] for k in range(W_BUCKETS)}
+
+
 class DisentangleLoss(LossTerm):
     """Returns ``loss``, ``dis`` (= loss), ``ce_variant``, ``ce_invariant`` (batch means),
-    ``w`` (raw batch mean) and ``dis_lambda`` (λ after the warm-up)."""
+    ``w`` (raw batch mean), ``dis_lambda`` (λ after the warm-up) and instruments: ``acc_*`` and
+    ``spread_*`` of both logits, ``w_t0`` … ``w_t4`` (w by timestep slice)."""
 
     needs_sampled_factor = True
 
@@ -105,6 +127,9 @@ class DisentangleLoss(LossTerm):
             "ce_invariant": ce_invariant.detach().mean(),
             "w": w_raw.mean(),
             "dis_lambda": torch.tensor(lam, device=loss.device),
+            **_instruments("variant", logits_variant.detach(), c),
+            **_instruments("invariant", logits_invariant.detach(), c),
+            **_w_by_timestep(w_raw, t, schedule.num_timesteps),
         }
 
     def _stabilise(self, w: Tensor) -> Tensor:
