@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from disdiff_core.engine.checkpoint import latest_checkpoint
+from disdiff_core.runs import Run
 
 BACKBONE = "tiny/backbone"
 DISDIFF = "tiny/disdiff"
@@ -109,6 +110,11 @@ def wait_until(ready: Callable[[], bool], process: subprocess.Popen[str], timeou
             return False
         time.sleep(0.02)
     raise TimeoutError(f"waited {timeout} s for a training process")
+
+
+def logged_step(run_dir: Path) -> int:
+    """The last step in the run's metrics.jsonl (0 when there is none yet)."""
+    return max((record["step"] for record in Run(run_dir).read_metrics()), default=0)
 
 
 def kill(process: subprocess.Popen[str]) -> str:
