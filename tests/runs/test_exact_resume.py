@@ -110,7 +110,7 @@ def test_training_killed_at_random_moments_resumes_exactly(
     """Killed once during start-up, then each time soon after a random step was logged (so
     also while hooks run and checkpoints are written), whatever the machine's speed."""
     out = tmp_path / "run"
-    moments = random.Random(15)
+    moments = random.Random(18)  # kills after steps 6, 10, 12 and 16 are logged
     first = start_training(out, toy_store, **STEPS)
     with contextlib.suppress(subprocess.TimeoutExpired):
         first.wait(timeout=moments.uniform(0.5, 3.0))
