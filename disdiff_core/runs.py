@@ -7,6 +7,8 @@ Layout of a run directory::
       recipe.yaml       the fully resolved recipe (with plugin distributions and versions)
       checkpoints/      weights as safetensors + resumable training state (no pickled code)
       metrics.jsonl     one JSON object per logged step
+      tensorboard/      the same scalars and the image grids, with train.loggers: [.., tensorboard]
+      train.lock        while a process trains the run: its pid and host (engine.run_lock)
       artifacts.zarr/   representations, samples
       images/           PNG grids
       eval/             evaluation results (JSON with library versions)

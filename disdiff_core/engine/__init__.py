@@ -10,6 +10,8 @@ Modules, each with one job:
 * :mod:`~disdiff_core.engine.checkpoint` — checkpoints without pickled code (safetensors + JSON).
 * :mod:`~disdiff_core.engine.distributed` — torchrun / DDP process groups and device selection.
 * :mod:`~disdiff_core.engine.progress` — live progress on a terminal, plain lines otherwise.
+* :mod:`~disdiff_core.engine.loggers` — where metrics go: metrics.jsonl, optionally TensorBoard.
+* :mod:`~disdiff_core.engine.run_lock` — one training process per run folder.
 * :mod:`~disdiff_core.engine.trainer` — the ``Trainer`` that ties them together.
 
 This package's ``__init__`` imports nothing, so ``disdiff_core.engine.config`` stays torch-free.
