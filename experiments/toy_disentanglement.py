@@ -3,14 +3,17 @@ the fields are split but nothing pushes them apart) and against an untrained enc
 procedural toy-shapes set (16×16, five known factors), over several seeds.
 
     python experiments/toy_disentanglement.py [--work experiments/work] [--seeds 0 1 2]
-        [--backbone-steps 600] [--steps 800] [--lambda 0.05] [--doc docs/results/toy-disentanglement.md]
+        [--backbone-steps 600] [--steps 800] [--lambda 0.05] [--conditions disdiff lambda0 ...]
+        [--doc docs/results/toy-disentanglement.md]
 
 One backbone (``recipes/quickstart/backbone.yaml``) is trained once; per seed s, the DisDiff
-recipe (``recipes/quickstart/disdiff.yaml``) trains three times with ``train.seed = s`` (initial
-weights, data order and noise follow it): as shipped (λ = 0.05, the reference value); with
-the ``w_normalize`` stabiliser (w divided by its batch mean, so the term is not scaled down by
-the young field's small magnitude); and with the disentangling weight set to 0 (identical
-computation, no effect). The untrained baseline is the same encoder architecture with the initial weights of seed s.
+recipe (``recipes/quickstart/disdiff.yaml``) trains once per condition with ``train.seed = s``
+(initial weights, data order and noise follow it). Conditions (:data:`LOSS_PARAMS`): as shipped
+(λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
+mean, so the term is not scaled down by the young field's small magnitude), also at λ = 1; with
+w over the decoded image; with G_c on a detached code (the ablation of the gradient path); and
+with the disentangling weight set to 0 (identical computation, no effect). The untrained
+baseline is the same encoder architecture with the initial weights of seed s.
 Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1`` reduction)
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
 Finished runs are reused, so an interrupted study continues where it stopped.
@@ -46,19 +49,27 @@ COLUMNS = [
     ("MIG", "mig", "discrete_mig"),
     ("DCI informativeness (test)", "dci", "informativeness_test"),
 ]
-CONDITIONS = ("disdiff", "disdiff-wnorm", "lambda0", "untrained")
 #: Trained conditions: the disentangling loss's parameters ("{lam}" is --lambda).
 LOSS_PARAMS = {
     "disdiff": "{{weight: {lam}}}",
     "disdiff-wnorm": "{{weight: {lam}, w_normalize: true}}",
+    "disdiff-wnorm-l1": "{{weight: 1.0, w_normalize: true}}",
+    "disdiff-image-w": "{{weight: {lam}, weight_mode: image}}",
+    "disdiff-detached": "{{weight: {lam}, code_gradient: detached}}",
     "lambda0": "{{weight: 0.0}}",
 }
 LABELS = {
     "disdiff": "DisDiff (λ = {lam}, faithful)",
     "disdiff-wnorm": "DisDiff (λ = {lam}, w normalised by its batch mean)",
+    "disdiff-wnorm-l1": "DisDiff (λ = 1, w normalised by its batch mean)",
+    "disdiff-image-w": "DisDiff (λ = {lam}, w over the decoded image)",
+    "disdiff-detached": "DisDiff (λ = {lam}, G_c on a detached code: ablation)",
     "lambda0": "same recipe, λ = 0 (PDAE-style)",
     "untrained": "untrained encoder",
 }
+#: Instruments kept from the end of each run's log (see docs/method.md and the run report).
+INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
+               "grad_z/share_dis")
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +79,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--backbone-steps", type=int, default=600)
     parser.add_argument("--steps", type=int, default=800, help="DisDiff optimiser steps")
     parser.add_argument("--lambda", dest="lam", type=float, default=0.05)
+    parser.add_argument("--conditions", nargs="+", choices=[*LOSS_PARAMS, "untrained"],
+                        default=["disdiff", "disdiff-wnorm", "lambda0", "untrained"])
     parser.add_argument("--doc", type=Path, default=Path("docs/results/toy-disentanglement.md"))
     return parser.parse_args()
 
@@ -80,8 +93,12 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
     run_pipeline([PipelineStep("quickstart/backbone", (*data, f"train.steps={args.backbone_steps}"),
                                backbone)])
     runs = {}
+    trained = [c for c in args.conditions if c != "untrained"]
+    if "untrained" in args.conditions and not trained:
+        raise SystemExit("the untrained baseline takes its architecture from a trained condition")
     for seed in args.seeds:
-        for condition, loss_params in LOSS_PARAMS.items():
+        for condition in trained:
+            loss_params = LOSS_PARAMS[condition]
             sets = (*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
                     f"train.steps={args.steps}", f"train.seed={seed}", "train.eval_every=null",
                     losses_override(loss_params.format(lam=args.lam)))
@@ -114,17 +131,18 @@ def last_logged(run: Path, key: str) -> float | None:
 def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_path: Path) -> dict:
     store = open_store(store_path)
     ground_truth = store.ground_truth()
-    results: dict[str, Any] = {condition: {} for condition in CONDITIONS}
+    results: dict[str, Any] = {condition: {} for condition in args.conditions}
+    architecture = next(c for c in args.conditions if c != "untrained")
     for seed in args.seeds:
-        for condition in CONDITIONS:
-            run = runs[("disdiff" if condition == "untrained" else condition, seed)]
+        for condition in args.conditions:
+            run = runs[(architecture if condition == "untrained" else condition, seed)]
             start = time.monotonic()
             codes = codes_of(condition, seed, run, store)
             result = evaluate_codes(codes, METRICS, ground_truth=ground_truth, seeds=[seed])
             entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
                      for _, metric, number in COLUMNS}
             if condition != "untrained":
-                for key in ("rec", "ce_variant", "ce_invariant", "w"):
+                for key in INSTRUMENTS:
                     entry[f"final/{key}"] = last_logged(run, key)
             results[condition][seed] = entry
             print(f"seed {seed} {condition:<9} " + "  ".join(
@@ -136,7 +154,7 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
 def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
     header = "| condition | " + " | ".join(label for label, _, _ in COLUMNS) + " |"
     lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
-    for condition in CONDITIONS:
+    for condition in args.conditions:
         cells = []
         for _, metric, number in COLUMNS:
             values = np.array([results[condition][s][f"{metric}/{number}"] for s in args.seeds])
@@ -147,10 +165,9 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
 
 
 def per_seed(args: argparse.Namespace, results: dict[str, Any]) -> str:
-    keys = [f"{m}/{n}" for _, m, n in COLUMNS] + ["final/rec", "final/ce_variant",
-                                                   "final/ce_invariant", "final/w"]
+    keys = [f"{m}/{n}" for _, m, n in COLUMNS] + [f"final/{key}" for key in INSTRUMENTS]
     lines = ["| condition | seed | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
-    for condition in CONDITIONS:
+    for condition in args.conditions:
         for seed in args.seeds:
             entry = results[condition][seed]
             cells = [f"{entry[k]:.4g}" if entry.get(k) is not None else "–" for k in keys]
@@ -185,7 +202,9 @@ def main() -> None:
         "",
         table(args, results),
         "",
-        "Per seed, with the last logged training terms (rec, the two cross-entropies, w):",
+        ("Per seed, with the last logged training terms and instruments (rec, the two "
+         "cross-entropies and the top-1 accuracy of their logits, chance = 0.2; w; the share of "
+         "the codes' gradient that comes from the disentangling term):"),
         "",
         per_seed(args, results),
         "",
