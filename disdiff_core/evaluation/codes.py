@@ -16,6 +16,7 @@ import numpy as np
 from disdiff_core.errors import DataError
 
 DEFAULT_KEY = "codes"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _pick(arrays: Mapping[str, Any], key: str | None, path: Path) -> Any:
@@ -68,9 +69,10 @@ def check_codes(codes: Any, what: str = "codes") -> np.ndarray:
     """Codes as a float array the metrics can take, or a DataError saying what is wrong.
 
     Every code array goes through here (files, and encoder output that a diverged run can fill
-    with NaN), so that no metric library meets an array it rejects with its own traceback:
-    real numbers only, 2-D or 3-D with no empty axis, all finite. float32 stays float32; any
-    other dtype becomes float64 (where a wider float that overflows shows up as non-finite).
+    with NaN), so that no metric meets an array it cannot handle: real numbers only, 2-D or 3-D
+    with no empty axis, every value finite and within float32's range (±3.4e38): scikit-learn's
+    trees compute in float32 and reject larger values, and liblinear (SAP's SVMs) never returns
+    on values near 1e80. float32 stays float32; any other dtype becomes float64.
     """
     codes = np.asarray(codes)
     real = np.issubdtype(codes.dtype, np.number) and not np.iscomplexobj(codes)
@@ -80,9 +82,10 @@ def check_codes(codes: Any, what: str = "codes") -> np.ndarray:
     if codes.dtype != np.float32:
         with np.errstate(over="ignore"):
             codes = codes.astype(np.float64)
-    bad = ~np.isfinite(codes)
+    bad = ~(np.abs(codes) <= FLOAT32_MAX)  # NaN compares False
     if bad.any():
         rows = np.flatnonzero(bad.reshape(len(codes), -1).any(axis=1))
-        raise DataError(f"{what} hold NaN or infinite values in {len(rows)} of {len(codes)} rows "
-                        f"(first: row {rows[0]}); metrics need finite codes")
+        raise DataError(f"{what} hold NaN, infinite or huge (beyond ±3.4e38) values in "
+                        f"{len(rows)} of {len(codes)} rows (first: row {rows[0]}); metrics need "
+                        "finite codes within float32's range")
     return codes

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from disdiff_core import registry
 from disdiff_core.data.ground_truth import GroundTruth
@@ -66,7 +67,13 @@ def build_metrics(
         params = dict(raw or {})
         if fast and "mode" in entry.spec.params.model_fields:
             params["mode"] = "fast"
-        metric = entry.spec.build(params)
+        try:  # settings typed on a command line (eval-codes --set) reach here unchecked
+            validated = entry.spec.validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}"
+                                 for e in exc.errors())
+            raise DataError(f"invalid settings for metric {name!r}: {problems}") from None
+        metric = entry.spec.build(validated)
         if not isinstance(metric, Metric):
             raise PluginError(
                 f"metric plugin {name!r} ({entry.target}) built a {type(metric).__name__}, not a "
@@ -156,6 +163,17 @@ def evaluate_codes(
     def representation(rows: np.ndarray) -> np.ndarray:
         return reduced[rows]
 
+    def score(name: str, metric: Metric, random_state: np.random.RandomState) -> dict[str, Any]:
+        """One metric run. Metrics, and the scikit-learn code under them, report codes they
+        cannot score (too few codes for MIG, a single class for a classifier) as ValueError;
+        that is a fact about the user's codes, so it becomes a DataError naming the metric."""
+        try:
+            if isinstance(metric, FactorMetric):
+                return metric(ground_truth, representation, random_state)
+            return metric(raw, attributes, random_state)
+        except ValueError as exc:
+            raise DataError(f"metric {name!r} cannot score these codes: {exc}") from exc
+
     result: dict[str, Any] = {
         "metrics": {}, "settings": {}, "modes": {}, "codes_used": {}, "plugins": {}, "seconds": {},
     }
@@ -165,11 +183,7 @@ def evaluate_codes(
         for seed in seeds:
             if progress:
                 progress(f"{name} (seed {seed})")
-            random_state = np.random.RandomState(seed)
-            if isinstance(metric, FactorMetric):
-                scores = metric(ground_truth, representation, random_state)
-            else:
-                scores = metric(raw, attributes, random_state)
+            scores = score(name, metric, np.random.RandomState(seed))
             for key, value in scores.items():
                 per_seed.setdefault(key, []).append(float(value))
         result["metrics"][name] = {key: summarize(v) for key, v in per_seed.items()}

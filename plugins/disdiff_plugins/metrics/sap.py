@@ -25,11 +25,13 @@ def sap(
     """SAP with dlib's unsupervised-study settings (discrete factors) as defaults.
 
     Returns:
-        ``SAP_score``.
+        ``SAP_score``. Needs at least two codes (the gap needs a runner-up).
     """
     codes_train, factors_train = generate_batch_factor_code(
         ground_truth, representation_function, num_train, random_state, batch_size
     )
+    if codes_train.shape[0] < 2:
+        raise ValueError("SAP needs at least two codes: the score is the gap between the best two")
     codes_test, factors_test = generate_batch_factor_code(
         ground_truth, representation_function, num_test, random_state, batch_size
     )
