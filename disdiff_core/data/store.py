@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import disdiff_core
 from disdiff_core.data.ground_truth import GroundTruth
@@ -263,6 +264,33 @@ def create_store(
         writer._finish()
 
 
+class StoreAttributes(BaseModel):
+    """The group attributes readers rely on, checked when a store is opened: a store edited by
+    hand or damaged then fails there, naming its path, not later in whatever reads a value."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    format_version: int = Field(ge=1)
+    name: str
+    variant: str | None = None
+    factor_names: list[str] | None = None
+    factor_sizes: list[int] | None = None
+    attribute_names: list[str] | None = None
+    nuisance_names: list[str] | None = None
+    nuisance_sizes: list[int] | None = None
+    num_images: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _names_match_sizes(self) -> StoreAttributes:
+        for kind in ("factor", "nuisance"):
+            names = getattr(self, f"{kind}_names") or []
+            sizes = getattr(self, f"{kind}_sizes") or []
+            if len(names) != len(sizes) or any(size < 1 for size in sizes):
+                raise ValueError(f"{kind}_names and {kind}_sizes must pair each name with a "
+                                 "size of at least 1")
+        return self
+
+
 class Store:
     """A complete dataset store opened for reading (see :func:`open_store`).
 
@@ -324,9 +352,7 @@ class Store:
     @cached_property
     def factors(self) -> np.ndarray | None:
         """(N, K) int64 factor indices, canonical column order; None for unlabelled data."""
-        if not self.has_factors:
-            return None
-        return self._read_array("factors").astype(np.int64)
+        return self._read_indices("factors", self.factor_sizes)
 
     @cached_property
     def attributes(self) -> np.ndarray | None:
@@ -336,9 +362,7 @@ class Store:
     @cached_property
     def nuisance(self) -> np.ndarray | None:
         """(N, M) int64 indices of non-factor variables (see ``nuisance_names``); None if absent."""
-        if "nuisance" not in self._group:
-            return None
-        return self._read_array("nuisance").astype(np.int64)
+        return self._read_indices("nuisance", [int(n) for n in self.attrs.get("nuisance_sizes") or []])
 
     def ground_truth(self) -> GroundTruth:
         """The store's factors as a :class:`GroundTruth` whose rows are this store's rows."""
@@ -392,6 +416,17 @@ class Store:
         """(start row, uint8 images) over the whole store in row order."""
         for start in range(0, self.num_images, batch_size):
             yield start, self.read(start, min(start + batch_size, self.num_images))
+
+    def _read_indices(self, key: str, sizes: list[int]) -> np.ndarray | None:
+        """Label array ``key`` as int64 indices, None when the store has none; an index outside
+        0..size-1 is a damaged store (it would otherwise fail deep inside a metric)."""
+        if key not in self._group:
+            return None
+        values = self._read_array(key).astype(np.int64)
+        if ((values < 0) | (values >= np.asarray(sizes, dtype=np.int64))).any():
+            raise DataError(f"dataset store {self.path} is corrupt: {key!r} holds indices "
+                            f"outside the sizes {sizes}; prepare it again")
+        return values
 
     def _read_array(self, key: str) -> np.ndarray:
         try:
@@ -452,8 +487,15 @@ def open_store(path: str | Path) -> Store:
     if attrs.get("complete") is not True:
         raise DataError(f"dataset store {path} is incomplete (an interrupted conversion?); "
                         "prepare it again")
-    if int(attrs.get("format_version", 0)) > FORMAT_VERSION:
-        raise DataError(f"dataset store {path} has format version {attrs['format_version']}; "
+    try:
+        checked = StoreAttributes.model_validate(attrs)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'attributes'}: {e['msg']}"
+                             for e in exc.errors()[:3])
+        raise DataError(f"dataset store {path} is corrupt: its attributes are wrong ({problems}); "
+                        "prepare it again") from None
+    if checked.format_version > FORMAT_VERSION:
+        raise DataError(f"dataset store {path} has format version {checked.format_version}; "
                         f"this toolkit reads up to {FORMAT_VERSION}")
     _check_layout(path, group, attrs)
     return Store(path, group)
@@ -476,8 +518,10 @@ def _check_layout(path: Path, group: Any, attrs: dict[str, Any]) -> None:
         for key, names in (("factors", "factor_sizes"), ("attributes", "attribute_names"),
                            ("nuisance", "nuisance_sizes")):
             columns = len(attrs.get(names) or [])
-            if columns and (key not in keys or group[key].shape != (n, columns)):
-                raise corrupt(f"{key!r} missing or not of shape ({n}, {columns})")
+            if (columns or key in group) and (
+                    key not in keys or group[key].shape != (n, columns)
+                    or np.dtype(group[key].dtype).kind not in "iu"):
+                raise corrupt(f"{key!r} missing or not integers of shape ({n}, {columns})")
         if images.nchunks_initialized != images.nchunks:
             raise corrupt(f"{images.nchunks - images.nchunks_initialized} of "
                           f"{images.nchunks} image chunks are missing")
