@@ -53,8 +53,9 @@ def read_image_files(files: list[Path], size: int | None, channels: int) -> np.n
                 if size is not None and image.size != (size, size):
                     image = image.resize((size, size), Image.Resampling.LANCZOS)
                 arrays.append(np.asarray(image).reshape(image.size[1], image.size[0], channels))
-        except OSError as exc:
-            raise DataError(f"cannot read image {file}: {exc}") from None
+        except Exception as exc:  # PIL's decoders fail with OSError, ValueError, SyntaxError,
+            # DecompressionBombError…: whatever it is, this file is not an image we can read
+            raise DataError(f"cannot read image {file}: {exc}") from exc
     shapes = {array.shape for array in arrays}
     if len(shapes) > 1:
         raise DataError(f"--images: the images differ in size ({sorted(shapes)}); "
