@@ -95,25 +95,37 @@ class Run:
     @property
     def info(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            info = json.loads((self.path / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not JSON
             raise RunError(f"cannot read {self.path / RUN_FILE}: {exc}") from exc
+        if not isinstance(info, dict):
+            raise RunError(f"{self.path / RUN_FILE} is damaged: not a JSON object")
+        return info
+
+    def _field(self, key: str, kind: type[Any]) -> Any:
+        """``run.json``'s ``key`` as ``kind``; a missing or wrong-typed one is a RunError (a
+        damaged file), not a KeyError deep in whatever asked."""
+        try:
+            return kind(self.info[key])
+        except (KeyError, TypeError, ValueError):
+            raise RunError(f"{self.path / RUN_FILE} is damaged: {key!r} is missing or not "
+                           f"a {kind.__name__}") from None
 
     @property
     def name(self) -> str:
-        return str(self.info["name"])
+        return self._field("name", str)
 
     @property
     def stage(self) -> str:
-        return str(self.info["stage"])
+        return self._field("stage", str)
 
     @property
     def status(self) -> str:
-        return str(self.info["status"])
+        return self._field("status", str)
 
     @property
     def step(self) -> int:
-        return int(self.info["step"])
+        return self._field("step", int)
 
     def update(self, **fields: Any) -> None:
         """Update fields of ``run.json`` (status, step, anything extra) atomically."""
@@ -158,15 +170,18 @@ class Run:
             fh.write(json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """All logged records; a torn last line (a crash mid-write) is skipped."""
+        """All logged records; a torn last line (a crash mid-write) or any other damaged
+        line is skipped."""
         if not self.metrics_path.exists():
             return []
         records = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+        for line in self.metrics_path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):  # anything else is damage, skipped like a torn line
+                records.append(record)
         return records
 
     def summary(self) -> dict[str, Any]:
