@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from disdiff_core.errors import RunError
 from disdiff_core.io import write_json_atomic, write_text_atomic
 
@@ -30,6 +32,22 @@ RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.jsonl"
 STATUSES = ("created", "running", "finished", "failed", "interrupted")
+
+
+class RunInfo(BaseModel):
+    """What ``run.json`` must hold for the readers (listing, showing, resuming a run): a file
+    edited by hand or damaged is then one RunError naming it, not a KeyError or a wrong type
+    wherever a field is used. Other fields are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    stage: str
+    status: str
+    step: int = Field(ge=0)
+    created: str | None = None
+    updated: str | None = None
+    parents: dict[str, str] = Field(default_factory=dict)
 
 
 def _now() -> str:
@@ -94,38 +112,34 @@ class Run:
     # -- metadata --------------------------------------------------------------------------
     @property
     def info(self) -> dict[str, Any]:
+        """``run.json``, checked to hold what the readers use (:class:`RunInfo`)."""
+        file = self.path / RUN_FILE
         try:
-            info = json.loads((self.path / RUN_FILE).read_text(encoding="utf-8"))
+            info = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not JSON
-            raise RunError(f"cannot read {self.path / RUN_FILE}: {exc}") from exc
-        if not isinstance(info, dict):
-            raise RunError(f"{self.path / RUN_FILE} is damaged: not a JSON object")
-        return info
-
-    def _field(self, key: str, kind: type[Any]) -> Any:
-        """``run.json``'s ``key`` as ``kind``; a missing or wrong-typed one is a RunError (a
-        damaged file), not a KeyError deep in whatever asked."""
+            raise RunError(f"cannot read {file}: {exc}") from exc
         try:
-            return kind(self.info[key])
-        except (KeyError, TypeError, ValueError):
-            raise RunError(f"{self.path / RUN_FILE} is damaged: {key!r} is missing or not "
-                           f"a {kind.__name__}") from None
+            return RunInfo.model_validate(info).model_dump()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(map(str, error["loc"])) or "(top level)"
+            raise RunError(f"{file} is damaged: {where}: {error['msg']}") from None
 
     @property
     def name(self) -> str:
-        return self._field("name", str)
+        return str(self.info["name"])
 
     @property
     def stage(self) -> str:
-        return self._field("stage", str)
+        return str(self.info["stage"])
 
     @property
     def status(self) -> str:
-        return self._field("status", str)
+        return str(self.info["status"])
 
     @property
     def step(self) -> int:
-        return self._field("step", int)
+        return int(self.info["step"])
 
     def update(self, **fields: Any) -> None:
         """Update fields of ``run.json`` (status, step, anything extra) atomically."""
