@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 from torch import Tensor
 
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.errors import DataError, RunError
+from disdiff_core.recipes.compose import ComposedRecipe
 from disdiff_core.recipes.model import Component, Recipe
+from disdiff_core.recipes.resolve import resolve
 from disdiff_core.recipes.yaml_io import read_yaml
 from disdiff_core.stages.components import build_component, weights_path
 
@@ -33,17 +34,16 @@ ENCODE_BATCH = 256
 
 
 def read_run_recipe(run_dir: str | Path) -> Recipe:
-    """The resolved recipe of a DisDiff run, checked to be one (a clear RunError otherwise)."""
+    """The resolved recipe of a DisDiff run, checked to be one (a clear RunError otherwise).
+
+    It is resolved again like any recipe, plugin parameters included: the file may have been
+    edited or damaged since the run wrote it, and a bad value must be reported here, with the
+    file and key, not by the plugin that later gets it."""
     run_dir = Path(run_dir)
     recipe_file = run_dir / "recipe.yaml"
     if not recipe_file.is_file():
         raise RunError(f"{run_dir} is not a run directory (no recipe.yaml)")
-    try:
-        recipe = Recipe.model_validate(read_yaml(recipe_file))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "(top level)"
-        raise RunError(f"{recipe_file}: {where}: {first['msg']}") from None
+    recipe = resolve(ComposedRecipe(read_yaml(recipe_file), path=recipe_file)).recipe
     if recipe.stage != "disdiff":
         raise RunError(f"{run_dir} is a {recipe.stage} run, not a disdiff run")
     return recipe

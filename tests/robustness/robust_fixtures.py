@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from disdiff_core.data.ground_truth import GroundTruth
 from disdiff_core.data.store import StoreMetadata, create_store
@@ -20,6 +21,13 @@ T = TypeVar("T")
 #: check against the module-scoped folders the tests write their inputs into.
 BOUNDED = settings(max_examples=100, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+#: Any JSON document, small.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 30) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)
 #: The factor grid of :func:`write_grid_store`: 2 × 3 × 4 = 24 rows in canonical order.
 GRID = GroundTruth([2, 3, 4], ["a", "b", "c"])
 
@@ -47,3 +55,18 @@ def result_or_user_error(call: Callable[[], T]) -> T | DisdiffError:
     except DisdiffError as exc:
         assert str(exc).strip(), f"{type(exc).__name__} without a message"
         return exc
+
+
+def put_value(data: Any, path: list[Any], value: Any) -> None:
+    """Replace (or add) the item at ``path`` (keys and list positions, taken modulo the list's
+    length) with ``value``; stops where the path leaves the containers."""
+    for depth, key in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(data, list) and data:
+            key = int(key) % len(data) if isinstance(key, int) else 0
+        elif not isinstance(data, dict):
+            return
+        if last or (isinstance(data, dict) and key not in data):
+            data[key] = value
+            return
+        data = data[key]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from robust_fixtures import BOUNDED, result_or_user_error
+from robust_fixtures import BOUNDED, put_value, result_or_user_error
 
 from disdiff_core.errors import DisdiffError, RecipeError
 from disdiff_core.recipes import load_recipe
@@ -100,21 +100,6 @@ def test_any_bytes(folder: Path, content: bytes) -> None:
     check_recipe(path)
 
 
-def _put(data: Any, path: list[Any], value: Any) -> None:
-    """Replace (or add) the item at ``path`` (keys and list positions, taken modulo the list's
-    length) with ``value``; stops where the path leaves the containers."""
-    for depth, key in enumerate(path):
-        last = depth == len(path) - 1
-        if isinstance(data, list) and data:
-            key = int(key) % len(data) if isinstance(key, int) else 0
-        elif not isinstance(data, dict):
-            return
-        if last or (isinstance(data, dict) and key not in data):
-            data[key] = value
-            return
-        data = data[key]
-
-
 @BOUNDED
 @given(changes=st.lists(st.tuples(st.lists(st.sampled_from(KEYS) | st.integers(0, 3),
                                             min_size=1, max_size=4), values),
@@ -123,7 +108,7 @@ def test_a_valid_recipe_with_random_values_put_in(folder: Path,
                                                    changes: list[tuple[list[Any], Any]]) -> None:
     data = copy.deepcopy(BASE)
     for path, value in changes:
-        _put(data, path, value)
+        put_value(data, path, value)
     recipe = folder / "changed.yaml"
     recipe.write_text(dump_yaml(data))
     check_recipe(recipe)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from robust_fixtures import BOUNDED, result_or_user_error, write_grid_store
+from robust_fixtures import BOUNDED, json_values, result_or_user_error, write_grid_store
 
 from disdiff_core.data.preview import preview_grid
 from disdiff_core.data.store import Store, open_store
@@ -23,12 +23,6 @@ ARRAYS = ["images", "factors", "attributes", "nuisance"]
 ATTRIBUTES = ["format", "format_version", "name", "variant", "factor_names", "factor_sizes",
               "attribute_names", "nuisance_names", "nuisance_sizes", "num_images", "image_shape",
               "complete", "source", "params"]
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 30) | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
-                                                                 max_size=3),
-    max_leaves=8,
-)
 #: Values of the right type but wrong content (sizes and names of other lengths, other counts),
 #: which pass the first checks and reach the readers.
 plausible = st.one_of(st.lists(st.integers(0, 6), max_size=4), st.lists(st.text(max_size=2),
