@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from disdiff_core.errors import RunError
 from disdiff_core.io import write_json_atomic, write_text_atomic
+from disdiff_core.validation import describe
 
 RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.yaml"
@@ -121,9 +122,7 @@ class Run:
         try:
             return RunInfo.model_validate(info).model_dump()
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(map(str, error["loc"])) or "(top level)"
-            raise RunError(f"{file} is damaged: {where}: {error['msg']}") from None
+            raise RunError(f"{file} is damaged: {describe(exc)}") from None
 
     @property
     def name(self) -> str:

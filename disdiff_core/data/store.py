@@ -43,6 +43,7 @@ import disdiff_core
 from disdiff_core.data.ground_truth import GroundTruth
 from disdiff_core.errors import DataError
 from disdiff_core.io import atomic_path
+from disdiff_core.validation import describe
 
 FORMAT = "disdiff-dataset"
 FORMAT_VERSION = 1
@@ -490,10 +491,8 @@ def open_store(path: str | Path) -> Store:
     try:
         checked = StoreAttributes.model_validate(attrs)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'attributes'}: {e['msg']}"
-                             for e in exc.errors()[:3])
-        raise DataError(f"dataset store {path} is corrupt: its attributes are wrong ({problems}); "
-                        "prepare it again") from None
+        raise DataError(f"dataset store {path} is corrupt: its attributes are wrong "
+                        f"({describe(exc)}); prepare it again") from None
     if checked.format_version > FORMAT_VERSION:
         raise DataError(f"dataset store {path} has format version {checked.format_version}; "
                         f"this toolkit reads up to {FORMAT_VERSION}")

@@ -23,6 +23,7 @@ from disdiff_core.errors import DataError, PluginError
 from disdiff_core.evaluation.codes import check_codes
 from disdiff_core.evaluation.reduce import REDUCTIONS, default_reduction, reduce_codes
 from disdiff_core.interfaces.metric import AttributeMetric, FactorMetric, Metric
+from disdiff_core.validation import describe
 
 #: Distributions whose versions change metric values, recorded with every result.
 VERSIONED = ("numpy", "scikit-learn", "scipy", "torch", "disdiff")
@@ -70,9 +71,7 @@ def build_metrics(
         try:  # settings typed on a command line (eval-codes --set) reach here unchecked
             validated = entry.spec.validate(params)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}"
-                                 for e in exc.errors())
-            raise DataError(f"invalid settings for metric {name!r}: {problems}") from None
+            raise DataError(f"invalid settings for metric {name!r}: {describe(exc)}") from None
         metric = entry.spec.build(validated)
         if not isinstance(metric, Metric):
             raise PluginError(
