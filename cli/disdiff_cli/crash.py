@@ -22,12 +22,16 @@ from disdiff_cli.console import err
 
 #: Exit code of a bug (user errors exit 1, click's usage errors 2 as well, with "Usage:").
 BUG_EXIT_CODE = 2
+#: The exception's message in the short report is its first line, cut to this many characters
+#: (a pydantic or numpy message can run to pages; the log has all of it).
+SUMMARY_CHARS = 200
 
 
 def report_bug(exc: BaseException) -> None:
     """Print the short message for an unexpected exception, having written its traceback."""
     log = write_crash_log(exc)
-    summary = escape(f"{type(exc).__name__}: {exc}".strip())
+    first_line = next(iter(str(exc).strip().splitlines()), "")
+    summary = escape(f"{type(exc).__name__}: {first_line[:SUMMARY_CHARS]}")
     err.print(f"[bold red]error:[/] this is a bug in disdiff, not a problem with your input "
               f"({summary}).")
     if log is not None:
