@@ -61,3 +61,18 @@ def test_set_into_a_list_with_a_bad_index_names_it(override: str, message: str) 
     with pytest.raises(RecipeError, match="^--set ") as info:
         compose(recipe, [override])
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("codes_shape", "settings", "message"), [
+    ((24, 3), ["--set", "mig.num_train=-1"], "invalid settings for metric 'mig': num_train:"),
+    ((24, 1), ["--set", "mig.num_train=24"], "metric 'mig' cannot score these codes"),
+])
+def test_eval_codes_that_a_metric_refuses_are_one_message(
+        tmp_path: Path, codes_shape: tuple[int, int], settings: list[str], message: str) -> None:
+    """Found while testing the codes: pydantic's and the metric's own ValueErrors were bugs."""
+    write_grid_store(tmp_path / "grid.zarr")
+    np.save(tmp_path / "codes.npy", np.random.RandomState(0).randn(*codes_shape))
+    result = runner.invoke(app, ["eval-codes", str(tmp_path / "codes.npy"), "--data",
+                                 str(tmp_path / "grid.zarr"), "--metrics", "mig", *settings])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.stderr.split())
