@@ -1,6 +1,9 @@
 """The public Python API: what the ``disdiff`` commands do, as plain function calls.
 
     from disdiff_core import api
+    api.pipeline(["quickstart"], overrides=["data.store=data/toy"])   # backbone, then DisDiff
+    result = api.evaluate_run("runs/disdiff")          # EvalResult: metrics[name][number].mean
+    api.draw_figure("runs/disdiff", "swap", data="data/toy", out="swap.png")
     runs = api.import_checkpoint("model.ckpt", "imported", config="config.yaml")
     model = api.load_disdiff(runs["disdiff"])          # trained weights, eval mode
     z = api.encode_images(model, images)               # uint8 (B, H, W, C) → (B, N, D)
@@ -17,9 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from disdiff_core import registry
+from disdiff_core.app.encoding import encode
+from disdiff_core.app.evaluation import evaluate_codes, evaluate_run
+from disdiff_core.app.figures import draw_figure
+from disdiff_core.app.quickstart import QuickstartResult, quickstart
+from disdiff_core.app.results import (
+    EncodeResult,
+    EvalResult,
+    Figure,
+    FigureMode,
+    LoadedRun,
+    MetricSummary,
+    TrainResult,
+)
+from disdiff_core.app.runs import load_run
+from disdiff_core.app.training import pipeline, train
 from disdiff_core.stages.load import encode_images, encode_store, load_disdiff
 
-__all__ = ["encode_images", "encode_store", "import_checkpoint", "load_disdiff"]
+__all__ = [
+    "EncodeResult", "EvalResult", "Figure", "FigureMode", "LoadedRun", "MetricSummary",
+    "QuickstartResult", "TrainResult", "draw_figure", "encode", "encode_images", "encode_store",
+    "evaluate_codes", "evaluate_run", "import_checkpoint", "load_disdiff", "load_run",
+    "pipeline", "quickstart", "train",
+]
 
 #: Store named by imported runs until a command is given another with ``--data``.
 DEFAULT_IMPORT_STORE = "data/imported.zarr"

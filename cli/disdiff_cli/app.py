@@ -52,10 +52,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from disdiff_cli.data import data_app
+    from disdiff_cli.data_cmd import data_app
     from disdiff_cli.encode_cmd import encode
     from disdiff_cli.eval_cmd import eval_run
-    from disdiff_cli.evaluate import eval_codes
+    from disdiff_cli.eval_codes_cmd import eval_codes
     from disdiff_cli.import_cmd import import_checkpoint
     from disdiff_cli.pipeline_cmd import pipeline
     from disdiff_cli.plugins_cmd import plugins_app

@@ -21,8 +21,8 @@ def pipeline(
 
     Unfinished runs resume; a finished run of another recipe is refused; --set applies to all.
     """
-    from disdiff_core.stages.pipeline import run_pipeline, steps_of
+    from disdiff_core import api
 
-    runs = run_pipeline(steps_of(recipes, overrides), echo=lambda line: err.print(line))
+    runs = api.pipeline(recipes, overrides=overrides, progress=err.print)
     for run in runs:
         out.print(f"{run.stage:<12} {run.path}: {run.status} at step {run.step}")

@@ -1,4 +1,5 @@
-"""``disdiff train RECIPE``: train one stage (first stage, backbone or DisDiff) into a run."""
+"""``disdiff train RECIPE``: train one stage (first stage, backbone or DisDiff) into a run
+(:func:`disdiff_core.api.train`)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,7 @@ def train(
 
     Checkpoints, metrics, sample grids and the exported weights go there.
     """
-    from disdiff_core.recipes import load_recipe
-    from disdiff_core.stages.runner import train_recipe
+    from disdiff_core import api
 
-    resolved = load_recipe(recipe, overrides)
-    run = train_recipe(resolved, out_dir, resume=resume, echo=lambda line: err.print(line))
+    run = api.train(recipe, out=out_dir, overrides=overrides, resume=resume, progress=err.print)
     out.print(f"run {run.path}: {run.status} at step {run.step}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from disdiff_core.app.results import EvalResult
 from disdiff_core.data.store import open_store
 from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.engine.trainer import Hook, Trainer
@@ -63,12 +64,9 @@ def evaluation_hook(inputs: StageInputs, model: DisDiffModel) -> Hook | None:
             return None
         with trainer.ema_module():
             codes = encode_store(model, store)
-        result = evaluate_codes(codes, metrics, ground_truth=ground_truth,
-                                attributes=store.attributes, reduction=recipe.eval.reduce,
-                                seeds=(0,), fast=True)
-        numbers = {f"{name}/{key}": summary["mean"]
-                   for name, scores in result["metrics"].items()
-                   for key, summary in scores.items()}
+        numbers = EvalResult.from_record(evaluate_codes(
+            codes, metrics, ground_truth=ground_truth, attributes=store.attributes,
+            reduction=recipe.eval.reduce, seeds=(0,), fast=True)).means()
         inputs.echo(f"step {trainer.step} eval (fast, seed 0): " + ", ".join(
             f"{key} {value:.3f}" for key, value in numbers.items()))
         return numbers

@@ -16,7 +16,7 @@ def _app() -> typer.Typer:
 
     if any(group.name == "data" for group in app.registered_groups):
         return app
-    from disdiff_cli.data import data_app
+    from disdiff_cli.data_cmd import data_app
 
     local = typer.Typer(cls=DisdiffGroup, pretty_exceptions_enable=False)
     local.add_typer(data_app, name="data")

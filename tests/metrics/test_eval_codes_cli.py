@@ -11,7 +11,7 @@ from metric_fixtures import grid_factors, small_grid
 from typer.testing import CliRunner
 
 from disdiff_cli.app import DisdiffGroup
-from disdiff_cli.evaluate import eval_codes, parse_metric_settings
+from disdiff_cli.eval_codes_cmd import eval_codes, parse_metric_settings
 from disdiff_core.data.store import StoreMetadata, create_store
 from disdiff_core.errors import DataError
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import disdiff_core.app.runs
 import disdiff_core.recipes
-import disdiff_core.stages.load
 from disdiff_cli.app import app
 from disdiff_core.errors import RecipeError
 from disdiff_core.runs import Run
@@ -55,7 +55,7 @@ def test_a_bug_is_a_short_message_a_log_in_the_temp_folder_and_exit_2(
 def test_the_log_of_a_command_on_a_run_goes_into_the_run_folder(
         tmp_path: Path, temp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = Run.create(tmp_path / "run", stage="disdiff", recipe_yaml="stage: disdiff\n")
-    monkeypatch.setattr(disdiff_core.stages.load, "read_run_recipe", _boom)
+    monkeypatch.setattr(disdiff_core.app.runs, "read_run_recipe", _boom)
     result = runner.invoke(app, ["encode", str(run.path), "--images", str(tmp_path),
                                  "--out", str(tmp_path / "codes.npy")])
     assert result.exit_code == 2, result.output

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from robust_fixtures import BOUNDED, result_or_user_error
 
-from disdiff_cli.encode_cmd import IMAGE_SUFFIXES, _image_files, read_image_files
+from disdiff_core.app.encoding import IMAGE_SUFFIXES, image_files, read_image_files
 from disdiff_core.errors import DataError
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "I;16", "F"]
@@ -61,7 +61,7 @@ def test_a_folder_of_anything(folder: Path, entries: list[tuple[str, bytes | Non
             (images / f"{i}{suffix}").write_bytes(content)
 
     def read() -> np.ndarray:
-        return read_image_files(_image_files(images), size, channels)
+        return read_image_files(image_files(images), size, channels)
 
     batch = result_or_user_error(read)
     event("read" if isinstance(batch, np.ndarray) else "refused")

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from disdiff_cli.console import err, out, print_json
+from disdiff_cli.console import dim_progress, out, print_json
+from disdiff_core.app.results import ATTRIBUTE_METRICS, FACTOR_METRICS
 
-FACTOR_METRICS = "factorvae,dci"
-ATTRIBUTE_METRICS = "tad"
+if TYPE_CHECKING:
+    from disdiff_core.app.results import EvalResult
 
 
 def parse_metric_settings(assignments: list[str]) -> dict[str, dict[str, Any]]:
@@ -43,6 +44,11 @@ def parse_metric_settings(assignments: list[str]) -> dict[str, dict[str, Any]]:
     return settings
 
 
+def metric_names(metrics: str | None) -> list[str] | None:
+    """``--metrics a,b`` as names (None: the command's default)."""
+    return [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+
+
 def eval_codes(
     codes: Annotated[Path, typer.Argument(
         help="codes: .npy, .npz or zarr, (images, codes) or (images, N, D)"
@@ -50,8 +56,8 @@ def eval_codes(
     data: Annotated[Path, typer.Option("--data", help="dataset store the codes were computed on")],
     metrics: Annotated[str | None, typer.Option(
         "--metrics",
-        help=f"comma-separated metric plugins (default: {FACTOR_METRICS} for stores with "
-        f"factors, {ATTRIBUTE_METRICS} for stores with attributes)",
+        help=f"comma-separated metric plugins (default: {','.join(FACTOR_METRICS)} for stores "
+        f"with factors, {','.join(ATTRIBUTE_METRICS)} for stores with attributes)",
     )] = None,
     reduce: Annotated[str | None, typer.Option(
         "--reduce",
@@ -77,59 +83,29 @@ def eval_codes(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Score CODES (one row per image of the store at --data, in its order) with metric plugins."""
-    from disdiff_core.data.store import open_store
-    from disdiff_core.errors import DataError
-    from disdiff_core.evaluation import evaluate_codes
-    from disdiff_core.evaluation.codes import load_codes
-    from disdiff_core.io import write_json_atomic
+    from disdiff_core import api
 
-    array = load_codes(codes, key)
-    store = open_store(data)
-    if len(array) != store.num_images:
-        raise DataError(
-            f"{codes} has {len(array)} code rows but the store {data} has {store.num_images} "
-            "images; codes need one row per image, in the store's canonical order"
-        )
-    ground_truth = store.ground_truth() if store.has_factors else None
-    if metrics is None:
-        metrics = FACTOR_METRICS if ground_truth is not None else ATTRIBUTE_METRICS
-    names = [name.strip() for name in metrics.split(",") if name.strip()]
-    params = parse_metric_settings(settings or [])
-    unknown = sorted(set(params) - set(names))
-    if unknown:
-        raise DataError(f"--set names metrics that are not evaluated: {', '.join(unknown)}")
-    result = evaluate_codes(
-        array,
-        {name: params.get(name) for name in names},
-        ground_truth=ground_truth,
-        attributes=store.attributes,
-        reduction=reduce,
-        seeds=range(seeds),
-        fast=fast,
-        dataset={"name": store.name, "variant": store.variant, "path": str(data)},
-        progress=lambda message: err.print(f"[dim]evaluating {message}[/]"),
-    )
-    result["codes"]["path"] = str(codes)
-    if output is not None:
-        write_json_atomic(output, result)
+    result = api.evaluate_codes(codes, data, metrics=metric_names(metrics), seeds=seeds,
+                                reduce=reduce, settings=parse_metric_settings(settings or []),
+                                key=key, fast=fast, output=output, progress=dim_progress)
     if as_json:
-        print_json(result)
+        print_json(result.record)
         return
     out.print(results_table(result))
 
 
-def results_table(result: dict[str, Any]) -> Table:
+def results_table(result: EvalResult) -> Table:
     """Metric numbers as mean ± std over seeds, one row per number; fast modes flagged."""
-    seeds = result["seeds"]
-    dataset = result["dataset"]
+    seeds = result.seeds
+    dataset = result.record["dataset"]
     table = Table(
         "metric", "number", f"mean ± std ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
-        title=f"{dataset.get('name') or 'dataset'}: {result['codes']['num_codes']} codes, "
-        f"reduction {result['codes']['reduction']}",
+        title=f"{dataset.get('name') or 'dataset'}: {result.num_codes} codes, "
+        f"reduction {result.reduction}",
     )
-    for name, numbers in result["metrics"].items():
-        label = name if result["modes"][name] == "exact" else f"{name} [yellow](fast, not dlib)[/]"
+    for name, numbers in result.metrics.items():
+        label = name if result.modes[name] == "exact" else f"{name} [yellow](fast, not dlib)[/]"
         for number, summary in numbers.items():
-            table.add_row(label, number, f"{summary['mean']:.4f} ± {summary['std']:.4f}")
+            table.add_row(label, number, f"{summary.mean:.4f} ± {summary.std:.4f}")
             label = ""
     return table

@@ -1,0 +1,180 @@
+"""The whole pipeline on the built-in default, on a CPU (``disdiff quickstart``).
+
+Prepares the procedural toy-shapes store (16×16, five factors), trains the quickstart backbone
+and DisDiff over it (``recipes/quickstart/``), evaluates the DisDiff run (exact metrics, several
+seeds), draws a swap and a traversal grid, writes the run report, and ends with a summary.
+Everything lands in one folder that every other command works on afterwards::
+
+    OUT/data/toy-shapes-16/      the dataset store
+    OUT/runs/backbone/           backbone run (weights, sample grid, metrics log)
+    OUT/runs/disdiff/            DisDiff run (weights, eval/, images/swap.png, traverse.png,
+                                 report/)
+    OUT/summary.json             the evaluation results and where every file is
+
+Running it again reuses the finished stages (see :func:`~disdiff_core.app.training.pipeline`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from disdiff_core.app.evaluation import evaluate_run
+from disdiff_core.app.figures import draw_figure
+from disdiff_core.app.results import EvalResult, FigureMode, Progress, silent
+from disdiff_core.io import write_json_atomic
+from disdiff_core.report import natural_key, write_report
+from disdiff_core.runs import Run
+from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
+
+#: The shipped recipes the quickstart runs.
+BACKBONE_RECIPE = "quickstart/backbone"
+DISDIFF_RECIPE = "quickstart/disdiff"
+#: Columns of the swap grid (target images) and of the traversal grid (steps).
+FIGURE_COLUMNS = {FigureMode.swap: 6, FigureMode.traverse: 7}
+SUMMARY_FILE = "summary.json"
+#: Told (phase number, phases in all, what the phase does) as each phase starts.
+PhaseFn = Callable[[int, int, str], None]
+PHASES = {
+    "data": "dataset: procedural toy shapes, 16×16, five factors",
+    "backbone": "backbone: pixel-space UNet, ε-prediction",
+    "disdiff": "DisDiff: encoder + sub-gradient fields over the frozen backbone",
+    "eval": "evaluation: FactorVAE, DCI, MIG on the EMA encoder",
+    "figures": "figures: factor swaps and traversals",
+    "report": "report: recipe, loss curves, evaluation, grids",
+}
+
+
+@dataclass(frozen=True)
+class QuickstartResult:
+    """Where the quickstart put everything, its evaluation and the seconds of each phase."""
+
+    out: Path
+    store: Path
+    runs: dict[str, Path]
+    evaluation: EvalResult
+    images: dict[str, Path]
+    report: Path
+    seconds: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON document of ``summary.json`` (paths relative to ``out``)."""
+        evaluation = self.evaluation
+        assert evaluation.file is not None
+        return {
+            "out": str(self.out),
+            "paths_relative_to": "out",
+            "data": self.relative(self.store),
+            "runs": {key: self.relative(path) for key, path in self.runs.items()},
+            "evaluation": {
+                "file": self.relative(evaluation.file),
+                "metrics": {name: {key: {"mean": v.mean, "std": v.std}
+                                   for key, v in numbers.items()}
+                            for name, numbers in evaluation.metrics.items()},
+                "seeds": list(evaluation.seeds),
+                "modes": evaluation.modes,
+                "reduction": evaluation.reduction,
+            },
+            "images": {key: self.relative(path) for key, path in self.images.items()},
+            "report": self.relative(self.report),
+            "seconds": self.seconds,
+        }
+
+    def relative(self, path: Path) -> str:
+        return str(Path(path).resolve().relative_to(self.out))
+
+
+class _Phases:
+    """Announces each phase and records its wall time."""
+
+    def __init__(self, announce: PhaseFn) -> None:
+        self.announce = announce
+        self.number = 0
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self.number += 1
+        self.announce(self.number, len(PHASES), PHASES[name])
+        start = time.monotonic()
+        yield
+        self.seconds[name] = round(time.monotonic() - start, 1)
+
+
+def _steps(steps: int | None) -> list[str]:
+    return [f"train.steps={steps}"] if steps is not None else []
+
+
+def _prepare_store(backbone_sets: list[str], progress: Progress) -> None:
+    """Write the toy store the recipes name (kept when it is already there)."""
+    from disdiff_core.data.store import open_store
+    from disdiff_core.engine.distributed import distributed_session
+    from disdiff_core.recipes import load_recipe
+    from disdiff_core.stages.data import ensure_store
+
+    data = load_recipe(BACKBONE_RECIPE, backbone_sets).recipe.data
+    with distributed_session() as context:
+        store = ensure_store(data, context, progress)
+    opened = open_store(store)
+    sizes = " × ".join(f"{name} {size}" for name, size in
+                       zip(opened.factor_names, opened.factor_sizes, strict=True))
+    progress(f"{store}: {opened.num_images} images {opened.image_shape}, factors {sizes}")
+
+
+def quickstart(
+    out: str | Path = "quickstart",
+    *,
+    backbone_steps: int | None = None,
+    disdiff_steps: int | None = None,
+    seeds: int | None = None,
+    sample_steps: int = 25,
+    fast_eval: bool = False,
+    progress: Progress = silent,
+    on_phase: PhaseFn | None = None,
+) -> QuickstartResult:
+    """Run the whole pipeline into ``out`` and write ``summary.json`` there (see the module
+    docstring); ``progress`` takes every line of the stages, ``on_phase`` each phase's start."""
+    out_dir = Path(out).resolve()
+    store = out_dir / "data" / "toy-shapes-16"
+    backbone_dir, disdiff_dir = out_dir / "runs" / "backbone", out_dir / "runs" / "disdiff"
+    data_sets = [f"data.store={store}"]
+    backbone_sets = [*data_sets, *_steps(backbone_steps)]
+    disdiff_sets = [*data_sets, *_steps(disdiff_steps), f"backbone.from_run={backbone_dir}",
+                    f"first_stage.from_run={backbone_dir}"]
+    phases = _Phases(on_phase or (lambda number, total, what: progress(what)))
+    started = time.monotonic()
+
+    with phases.phase("data"):
+        _prepare_store(backbone_sets, progress)
+    with phases.phase("backbone"):
+        run_pipeline([PipelineStep(BACKBONE_RECIPE, tuple(backbone_sets), backbone_dir)],
+                     echo=progress)
+    with phases.phase("disdiff"):
+        run_pipeline([PipelineStep(DISDIFF_RECIPE, tuple(disdiff_sets), disdiff_dir)],
+                     echo=progress)
+    with phases.phase("eval"):
+        evaluation = evaluate_run(disdiff_dir, seeds=seeds, fast=fast_eval, progress=progress)
+    with phases.phase("figures"):
+        images: dict[str, Path] = {}
+        for mode, num in FIGURE_COLUMNS.items():
+            images[mode.value] = disdiff_dir / "images" / f"{mode.value}.png"
+            draw_figure(disdiff_dir, mode, data=store, num=num, steps=sample_steps,
+                        out=images[mode.value], progress=progress)
+    with phases.phase("report"):
+        report = write_report(Run.open(disdiff_dir))
+    phases.seconds["total"] = round(time.monotonic() - started, 1)
+
+    backbone_grids = sorted((backbone_dir / "images").glob("samples-step*.png"),
+                            key=lambda path: natural_key(path.name))  # step 1000 after 400
+    if backbone_grids:
+        images["backbone_samples"] = backbone_grids[-1]
+    result = QuickstartResult(
+        out=out_dir, store=store, runs={"backbone": backbone_dir, "disdiff": disdiff_dir},
+        evaluation=evaluation, images=images,
+        report=report, seconds=phases.seconds)
+    write_json_atomic(out_dir / SUMMARY_FILE, result.summary())
+    return result

@@ -1,0 +1,22 @@
+"""Opening a finished DisDiff run for use: what encoding, evaluating and drawing all start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from disdiff_core.app.results import LoadedRun
+from disdiff_core.runs import RUN_FILE, Run
+from disdiff_core.stages.load import load_disdiff, read_run_recipe
+
+
+def load_run(run_dir: str | Path, *, device: str | None = None) -> LoadedRun:
+    """The run's resolved recipe, last step and model (trained weights, eval mode, on
+    ``device``; default CUDA when available). An imported run without ``run.json`` is at step 0.
+
+    Raises:
+        RunError: not a disdiff run, or its weights are missing.
+    """
+    run_dir = Path(run_dir)
+    recipe = read_run_recipe(run_dir)
+    step = Run.open(run_dir).step if (run_dir / RUN_FILE).is_file() else 0
+    return LoadedRun(path=run_dir, recipe=recipe, step=step, model=load_disdiff(run_dir, device))
