@@ -35,7 +35,7 @@ from disdiff_core.app.results import (
 )
 from disdiff_core.app.runs import load_run
 from disdiff_core.app.training import pipeline, train
-from disdiff_core.stages.load import encode_images, encode_store, load_disdiff
+from disdiff_core.loading import encode_images, encode_store, load_disdiff
 
 __all__ = [
     "EncodeResult", "EvalResult", "Figure", "FigureMode", "LoadedRun", "MetricSummary",

@@ -24,8 +24,8 @@ from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.errors import DisdiffError
 from disdiff_core.images import from_signed_unit
 from disdiff_core.interfaces.sampler import Sampler
+from disdiff_core.loading import model_device, to_model_input
 from disdiff_core.recipes.model import Component
-from disdiff_core.stages.load import model_device, to_model_input
 
 #: Samples per sampler loop.
 BATCH = 64

@@ -20,8 +20,8 @@ from disdiff_core.app.runs import load_run
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
 from disdiff_core.io import atomic_path
+from disdiff_core.loading import check_image_shape, encode_images
 from disdiff_core.recipes.model import Recipe
-from disdiff_core.stages.load import check_image_shape, encode_images
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 #: Told (images done, images in all) after each batch.

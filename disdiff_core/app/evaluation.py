@@ -22,7 +22,7 @@ from disdiff_core.errors import DataError
 from disdiff_core.evaluation import evaluate_codes as score_codes
 from disdiff_core.evaluation.codes import load_codes
 from disdiff_core.io import unused_path, write_json_atomic
-from disdiff_core.stages.load import check_image_shape, encode_store
+from disdiff_core.loading import check_image_shape, encode_store
 
 #: Metric settings: ``{metric: {key: value}}``.
 Settings = Mapping[str, Mapping[str, Any]]

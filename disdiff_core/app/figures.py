@@ -27,7 +27,7 @@ from disdiff_core.app.runs import load_run
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
 from disdiff_core.images import BACKGROUND, labelled_grid, save_png
-from disdiff_core.stages.load import check_image_shape, encode_images
+from disdiff_core.loading import check_image_shape, encode_images
 
 #: Images per grid row before a figure wraps onto more rows.
 ROW_LENGTH = 8

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from disdiff_core.app.results import LoadedRun
+from disdiff_core.loading import load_disdiff, read_run_recipe
 from disdiff_core.runs import RUN_FILE, Run
-from disdiff_core.stages.load import load_disdiff, read_run_recipe
 
 
 def load_run(run_dir: str | Path, *, device: str | None = None) -> LoadedRun:

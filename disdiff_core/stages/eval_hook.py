@@ -21,8 +21,8 @@ from disdiff_core.errors import RecipeError
 from disdiff_core.evaluation import evaluate_codes
 from disdiff_core.evaluation.evaluate import build_metrics
 from disdiff_core.interfaces.metric import AttributeMetric, FactorMetric
+from disdiff_core.loading import encode_store
 from disdiff_core.recipes.model import Component
-from disdiff_core.stages.load import encode_store
 from disdiff_core.stages.plan import StageInputs
 
 #: The metrics-log prefix of the hook's numbers.

@@ -22,8 +22,8 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from disdiff_cli.app import app
+from disdiff_core.loading import encode_images, load_disdiff
 from disdiff_core.runs import Run
-from disdiff_core.stages.load import encode_images, load_disdiff
 from tools.tool_runs import IMAGE, build_disdiff_run, build_toy_store
 
 FILES = ["run.json", "recipe.yaml", "metrics.jsonl", "weights/encoder.safetensors",

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from disdiff_cli.app import app
 from disdiff_core.data.store import open_store
 from disdiff_core.evaluation.codes import load_codes
-from disdiff_core.stages.load import encode_images, load_disdiff
+from disdiff_core.loading import encode_images, load_disdiff
 
 PAD, LABEL_WIDTH, HEADER = 2, 96, 14  # labelled_grid's layout
 TILE = IMAGE * 3  # labelled_grid enlarges 16-px tiles to its 48-px minimum

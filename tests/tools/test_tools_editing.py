@@ -11,8 +11,8 @@ from tool_runs import IMAGE, NUM_FACTORS, SAMPLER_STEPS
 
 from disdiff_core import editing
 from disdiff_core.data.store import open_store
+from disdiff_core.loading import encode_images, load_disdiff, read_run_recipe
 from disdiff_core.recipes.model import Component
-from disdiff_core.stages.load import encode_images, load_disdiff, read_run_recipe
 
 
 @pytest.fixture(scope="module")

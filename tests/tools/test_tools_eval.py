@@ -11,7 +11,7 @@ import numpy as np
 from disdiff_cli.app import app
 from disdiff_core.data.store import open_store
 from disdiff_core.evaluation import evaluate_codes
-from disdiff_core.stages.load import encode_images, load_disdiff
+from disdiff_core.loading import encode_images, load_disdiff
 
 SMALL = ["--set", "mig.num_train=200", "--set", "factorvae.num_train=100",
          "--set", "factorvae.num_eval=50", "--set", "factorvae.num_variance_estimate=200"]

@@ -11,7 +11,7 @@ from tool_runs import FACTOR_DIM, NUM_FACTORS
 
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import RunError
-from disdiff_core.stages.load import encode_images, load_disdiff
+from disdiff_core.loading import encode_images, load_disdiff
 
 
 def test_two_line_api(disdiff_run: Path, toy_store: Path) -> None:
