@@ -25,10 +25,11 @@ from disdiff_core.recipes.compose import ComposedRecipe
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.resolve import resolve
 from disdiff_core.recipes.yaml_io import read_yaml
+from disdiff_core.stage_table import stage_spec
 from disdiff_core.stages.components import build_component, weights_path
 
 #: What a DisDiff run trains (and so must have exported).
-TRAINED = ("encoder", "field")
+TRAINED = stage_spec("disdiff").trained
 #: Images per encoder forward pass in :func:`encode_images`.
 ENCODE_BATCH = 256
 

@@ -27,6 +27,7 @@ import disdiff_core
 from disdiff_core.errors import DisdiffError, RunError
 from disdiff_core.io import atomic_path, write_text_atomic
 from disdiff_core.runs import Run
+from disdiff_core.stage_table import COMPONENT_KINDS
 
 FORMATS = ("md", "html")
 #: Names of what a report folder holds, beside the images copied into ``images/``.
@@ -49,12 +50,9 @@ RECIPE_SETTINGS = (
     "train.warmup_steps", "train.ema_decay", "train.eval_every", "train.sample_every",
     "sample.num_images", "eval.reduce", "eval.seeds",
 )
-#: Recipe components the summary lists: (role shown, dotted key; lists give one row each).
-RECIPE_COMPONENTS = (
-    ("dataset", "data.prepare"), ("first_stage", "first_stage"), ("backbone", "backbone"),
-    ("encoder", "encoder"), ("field", "field"), ("loss", "losses"),
-    ("sampler", "sample.sampler"), ("metric", "eval.metrics"),
-)
+#: Recipe components the summary lists: (role shown: the plugin kind, dotted key; lists give
+#: one row each).
+RECIPE_COMPONENTS = tuple((kind, key) for key, kind in COMPONENT_KINDS.items())
 
 #: Curves by name: name -> (steps, values), in logging order.
 Series = dict[str, tuple[list[int], list[float]]]

@@ -5,7 +5,9 @@ A stage hands the :class:`Trainer`:
 * ``module``: an ``nn.Module`` containing everything that trains (frozen parts live outside it
   or have ``requires_grad=False``). It is moved to the trainer's device; AdamW optimises its
   parameters that require a gradient; the EMA follows them and its buffers.
-* ``step_fn(batch) -> {"loss": scalar, ...}``: one micro-batch's forward pass and loss terms.
+* ``step_fn(batch) -> {"loss": scalar, ...}``: one micro-batch's forward pass and loss terms;
+  with ``pass_step=True`` it is called ``step_fn(batch, step)``, ``step`` being the number of
+  optimiser steps already made (for losses that depend on it, such as a warm-up weight).
   Every entry is a scalar tensor; ``loss`` is what is minimised, the others (``rec``, ``dis``,
   ``w`` …) are logged as separate numbers. The step function closes over ``module`` (and the
   frozen parts); the trainer runs it as the forward of a thin wrapper module, so DDP syncs the
@@ -47,6 +49,8 @@ from disdiff_core.errors import RunError
 from disdiff_core.runs import Run
 
 StepFn = Callable[[Any], Mapping[str, torch.Tensor]]
+#: A step function told the optimiser step too (``pass_step=True``).
+SteppedStepFn = Callable[[Any, int], Mapping[str, torch.Tensor]]
 
 
 class NonFiniteLossError(RunError):
@@ -76,13 +80,16 @@ class _StepModule(nn.Module):
     """The step function as the forward of a module that holds the trained module: DDP only
     syncs gradients of parameters used inside its wrapped forward."""
 
-    def __init__(self, trained: nn.Module, step_fn: StepFn):
+    def __init__(self, trained: nn.Module, step_fn: StepFn | SteppedStepFn, pass_step: bool):
         super().__init__()
         self.trained = trained
         self.step_fn = step_fn
+        self.pass_step = pass_step
 
-    def forward(self, batch: Any) -> Mapping[str, torch.Tensor]:
-        return self.step_fn(batch)
+    def forward(self, batch: Any, step: int) -> Mapping[str, torch.Tensor]:
+        if self.pass_step:
+            return self.step_fn(batch, step)  # type: ignore[call-arg]
+        return self.step_fn(batch)  # type: ignore[call-arg]
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -105,13 +112,14 @@ class Trainer:
         context: the process's :class:`DistContext` (default: :func:`setup_distributed`, which
             joins the process group under torchrun).
         find_unused_parameters: passed to DDP, for steps that leave some parameters unused.
+        pass_step: call ``step_fn(batch, step)`` (see the module docstring).
         stream: where progress goes (default stdout; a live bar when it is a terminal).
     """
 
     def __init__(
         self,
         module: nn.Module,
-        step_fn: StepFn,
+        step_fn: StepFn | SteppedStepFn,
         data: Iterator[Any],
         config: TrainConfig,
         run: Run,
@@ -120,6 +128,7 @@ class Trainer:
         device: str | torch.device | None = None,
         context: DistContext | None = None,
         find_unused_parameters: bool = False,
+        pass_step: bool = False,
         stream: IO[str] | None = None,
     ):
         self.config = config
@@ -149,13 +158,13 @@ class Trainer:
         self._bf16 = config.precision == "bf16" or (
             config.precision == "auto" and self.device.type == "cuda")
         self._ddp: nn.parallel.DistributedDataParallel | None = None
-        self._forward = self._wrap(step_fn, find_unused_parameters)
+        self._forward = self._wrap(_StepModule(self.module, step_fn, pass_step),
+                                   find_unused_parameters)
         self._interval = _Interval()
         seed_everything(config.seed + self.context.rank)
 
     # -- set-up --------------------------------------------------------------------------
-    def _wrap(self, step_fn: StepFn, find_unused_parameters: bool) -> nn.Module:
-        wrapped: nn.Module = _StepModule(self.module, step_fn)
+    def _wrap(self, wrapped: nn.Module, find_unused_parameters: bool) -> nn.Module:
         if self.context.is_distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self._ddp = nn.parallel.DistributedDataParallel(
@@ -243,7 +252,7 @@ class Trainer:
             batch = self._next_batch()
             with self._sync_context(micro == accum - 1):
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
-                    out = self._forward(batch)
+                    out = self._forward(batch, self.step)
                 if "loss" not in out:
                     raise KeyError("the step function must return a 'loss' entry")
                 (out["loss"] / accum).backward()

@@ -12,8 +12,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disdiff_core.engine.config import TrainConfig
+from disdiff_core.stage_table import STAGE_NAMES, stage_spec
 
-Stage = Literal["first_stage", "backbone", "disdiff"]
+#: A stage name of the stage table (:mod:`disdiff_core.stage_table`).
+Stage = Literal[STAGE_NAMES]  # type: ignore[valid-type]
 
 
 class Section(BaseModel):
@@ -83,14 +85,6 @@ class EvalSection(Section):
     seeds: int = Field(3, ge=1, description="metric seeds; results are mean ± std over them")
 
 
-#: Components each stage needs, by recipe key.
-REQUIRED_COMPONENTS: dict[str, tuple[str, ...]] = {
-    "first_stage": ("first_stage",),
-    "backbone": ("backbone",),
-    "disdiff": ("backbone", "encoder", "field"),
-}
-
-
 class Recipe(Section):
     """A whole recipe: one training stage and everything it needs."""
 
@@ -114,9 +108,10 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _stage_components(self) -> Recipe:
-        missing = [key for key in REQUIRED_COMPONENTS[self.stage] if getattr(self, key) is None]
+        spec = stage_spec(self.stage)
+        missing = [key for key in spec.required if getattr(self, key) is None]
         if missing:
             raise ValueError(f"a {self.stage} recipe needs: {', '.join(missing)}")
-        if self.stage == "disdiff" and not self.losses:
+        if spec.needs_losses and not self.losses:
             raise ValueError("a disdiff recipe needs `losses` (e.g. mean-shift and disentangle)")
         return self

@@ -22,19 +22,11 @@ from disdiff_core.errors import PluginError, RecipeError, RunError
 from disdiff_core.recipes.compose import ComposedRecipe, compose
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.yaml_io import dump_yaml, read_yaml
+from disdiff_core.stage_table import COMPONENT_KINDS, stage_spec
 
-#: Recipe keys holding components, and the plugin kind of each.
-COMPONENT_KINDS: dict[str, str] = {
-    "first_stage": "first_stage",
-    "backbone": "backbone",
-    "encoder": "encoder",
-    "field": "field",
-    "losses": "loss",
-    "sample.sampler": "sampler",
-    "eval.metrics": "metric",
-    "data.prepare": "dataset",
-}
-
+#: The first stage a recipe of a stage that ``names_first_stage`` gets when it names none
+#: (pixel-space diffusion).
+IDENTITY_FIRST_STAGE = "identity"
 
 def recipes_dir() -> Path:
     """Folder of the shipped recipes: ``DISDIFF_RECIPES`` when set, else the source tree's
@@ -149,6 +141,8 @@ def resolve(composed: ComposedRecipe) -> ResolvedRecipe:
         recipe = Recipe.model_validate(composed.data)
     except ValidationError as exc:
         raise _validation_error(composed, exc) from None
+    if stage_spec(recipe.stage).names_first_stage and recipe.first_stage is None:
+        recipe.first_stage = Component(plugin=IDENTITY_FIRST_STAGE)
     plugins = []
     for key, kind, component in iter_components(recipe):
         if component.from_run is not None:

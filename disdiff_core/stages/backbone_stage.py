@@ -92,7 +92,7 @@ def plan(inputs: StageInputs) -> StagePlan:
     assert sampler_spec.plugin is not None
     sampler = registry.build("sampler", sampler_spec.plugin, sampler_spec.params)
 
-    def step_fn(x0: Tensor) -> dict[str, Tensor]:
+    def step_fn(x0: Tensor, _step: int) -> dict[str, Tensor]:
         with torch.no_grad():
             y0 = first_stage.encode_scaled(x0)
         t = torch.randint(0, schedule.num_timesteps, (y0.shape[0],), device=y0.device)

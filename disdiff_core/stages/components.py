@@ -16,6 +16,7 @@ from disdiff_core.errors import DisdiffError, RunError
 from disdiff_core.recipes.model import Component
 from disdiff_core.recipes.resolve import component_of_run
 from disdiff_core.recipes.yaml_io import read_yaml
+from disdiff_core.stage_table import STAGE_NAMES, stage_spec
 
 WEIGHTS_DIR = "weights"
 
@@ -55,9 +56,8 @@ def locate_weights(key: str, component: Component) -> tuple[Component, Path | No
 
 
 def _trained_by_stage(run_dir: Path) -> tuple[str, ...]:
-    stage = read_yaml(run_dir / "recipe.yaml").get("stage")
-    return {"first_stage": ("first_stage",), "backbone": ("backbone",),
-            "disdiff": ("encoder", "field")}.get(str(stage), ())
+    stage = str(read_yaml(run_dir / "recipe.yaml").get("stage"))
+    return stage_spec(stage).trained if stage in STAGE_NAMES else ()
 
 
 def load_safetensors_into(module: Any, path: Path, *, strict: bool = True) -> None:

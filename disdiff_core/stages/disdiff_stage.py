@@ -17,11 +17,11 @@ from disdiff_core.editing import factor_effect_figure
 from disdiff_core.engine.trainer import Trainer
 from disdiff_core.images import save_png
 from disdiff_core.recipes.model import Component, Recipe
+from disdiff_core.stage_table import stage_spec
 from disdiff_core.stages.components import build_component, export_weights
 from disdiff_core.stages.eval_hook import evaluation_hook
 from disdiff_core.stages.gradient_hook import LastBatch, gradient_hook
 from disdiff_core.stages.plan import IDENTITY, StageInputs, StagePlan
-
 
 #: The figure of what each factor's field does, written at the end of training (images/).
 EFFECT_FILE = "factor_x0.png"
@@ -56,13 +56,13 @@ def plan(inputs: StageInputs) -> StagePlan:
 
     last = LastBatch()
 
-    def step_fn(x0: Tensor) -> dict[str, Tensor]:
-        return model.training_losses(last.keep(x0), step=inputs.step_of())
+    def step_fn(x0: Tensor, step: int) -> dict[str, Tensor]:
+        return model.training_losses(last.keep(x0), step=step)
 
     def finish(trainer: Trainer) -> None:
         if trainer.is_main:
             with trainer.ema_module() as trained:
-                for key in ("encoder", "field"):
+                for key in stage_spec("disdiff").trained:
                     path = export_weights(getattr(trained, key), run.path, key)
                     inputs.echo(f"{key} weights: {path}")
                 if last.x0 is not None:

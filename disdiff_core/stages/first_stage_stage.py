@@ -17,8 +17,8 @@ def plan(inputs: StageInputs) -> StagePlan:
     first_stage = build_component("first_stage", "first_stage",
                                   inputs.recipe.first_stage or IDENTITY, frozen=False)
 
-    def step_fn(x0: Tensor) -> dict[str, Tensor]:
-        return first_stage.training_losses(x0, step=inputs.step_of())
+    def step_fn(x0: Tensor, step: int) -> dict[str, Tensor]:
+        return first_stage.training_losses(x0, step=step)
 
     def finish(trainer: Trainer) -> None:
         if trainer.is_main:

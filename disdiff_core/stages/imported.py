@@ -19,7 +19,7 @@ from disdiff_core.recipes.compose import ComposedRecipe
 from disdiff_core.recipes.resolve import resolve
 from disdiff_core.runs import RUN_FILE, Run
 from disdiff_core.stages.components import export_weights
-from disdiff_core.stages.runner import complete_first_stage, open_run
+from disdiff_core.stages.runner import open_run
 
 
 def write_imported_run(
@@ -36,7 +36,6 @@ def write_imported_run(
     if out.exists() and (out / RUN_FILE).exists():
         raise RunError(f"{out} already holds a run; choose another --out")
     resolved = resolve(ComposedRecipe(data=recipe, origins={}, path=None))
-    complete_first_stage(resolved)
     run = open_run(resolved, out, resume=False)
     try:
         for key, module in weights.items():

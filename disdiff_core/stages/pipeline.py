@@ -16,14 +16,11 @@ from pathlib import Path
 from typing import IO
 
 from disdiff_core.errors import RecipeError, RunError
-from disdiff_core.recipes.model import Stage
 from disdiff_core.recipes.resolve import ResolvedRecipe, find_recipe, load_recipe, recipes_dir
 from disdiff_core.recipes.yaml_io import read_yaml
 from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
-from disdiff_core.stages.runner import complete_first_stage, default_run_dir, train_recipe
-
-#: The order stages run in: each needs the runs of the ones before it.
-STAGE_ORDER: tuple[Stage, ...] = ("first_stage", "backbone", "disdiff")
+from disdiff_core.stage_table import STAGE_NAMES
+from disdiff_core.stages.runner import default_run_dir, train_recipe
 
 
 class Action(str, Enum):
@@ -68,7 +65,7 @@ def stage_recipes(name_or_dir: str | Path) -> list[Path]:
         by_stage[stage] = path
     if not by_stage:
         raise RecipeError(f"{folder} holds no recipes")
-    return [by_stage[stage] for stage in STAGE_ORDER if stage in by_stage]
+    return [by_stage[stage] for stage in STAGE_NAMES if stage in by_stage]
 
 
 def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
@@ -82,7 +79,6 @@ def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
 
 def decide(resolved: ResolvedRecipe, run_dir: Path) -> Action:
     """Train, resume or reuse the stage whose run goes to ``run_dir``."""
-    complete_first_stage(resolved)  # as train_recipe stores it
     if not (run_dir / RUN_FILE).is_file():
         return Action.train
     run = Run.open(run_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import nn
 
 from disdiff_core.engine.distributed import DistContext
-from disdiff_core.engine.trainer import Hook, StepFn, Trainer
+from disdiff_core.engine.trainer import Hook, SteppedStepFn, Trainer
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.runs import Run
 
@@ -19,27 +19,25 @@ IDENTITY = Component(plugin="identity")
 
 @dataclass
 class StageInputs:
-    """A stage's recipe, run, process context and training data location.
-
-    ``step_of()`` is the trainer's current optimiser step (the trainer exists only after the
-    plan is made); ``echo`` prints one progress line."""
+    """A stage's recipe, run, process context and training data location; ``echo`` prints one
+    progress line."""
 
     recipe: Recipe
     run: Run
     context: DistContext
     store: Path
     resume: bool
-    step_of: Callable[[], int]
     echo: Callable[[str], None]
 
 
 @dataclass
 class StagePlan:
-    """The trained module, its step function and hooks, and what to do once training ends
-    (``finish(trainer)``, called on every rank: export weights on the main one)."""
+    """The trained module, its step function ``step_fn(batch, step)`` (``step``: optimiser steps
+    already made), hooks, and what to do once training ends (``finish(trainer)``, called on
+    every rank: export weights on the main one)."""
 
     module: nn.Module
-    step_fn: StepFn
+    step_fn: SteppedStepFn
     finish: Callable[[Trainer], None]
     hooks: Sequence[Hook] = field(default_factory=tuple)
     find_unused_parameters: bool = False

@@ -12,24 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from disdiff_core import registry
 from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.engine.rng import seed_everything
 from disdiff_core.engine.run_lock import run_lock
 from disdiff_core.engine.trainer import Trainer
-from disdiff_core.recipes.model import Component
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
 from disdiff_core.runs import Run
-from disdiff_core.stages import backbone_stage, disdiff_stage, first_stage_stage
+from disdiff_core.stage_table import stage_spec
 from disdiff_core.stages.data import ensure_store, training_batches
 from disdiff_core.stages.plan import StageInputs, StagePlan
-
-#: The plan maker of each recipe stage.
-STAGES: dict[str, Callable[[StageInputs], StagePlan]] = {
-    "first_stage": first_stage_stage.plan,
-    "backbone": backbone_stage.plan,
-    "disdiff": disdiff_stage.plan,
-}
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -37,15 +28,6 @@ DEFAULT_RUNS_DIR = Path("runs")
 def default_run_dir(resolved: ResolvedRecipe) -> Path:
     """``runs/<recipe name>``."""
     return DEFAULT_RUNS_DIR / resolved.name
-
-
-def complete_first_stage(resolved: ResolvedRecipe) -> None:
-    """Name the identity first stage a backbone recipe defaults to, so that the run's recipe
-    says which first stage its backbone was trained with (a later ``from_run`` reads it)."""
-    recipe = resolved.recipe
-    if recipe.stage == "backbone" and recipe.first_stage is None:
-        params = registry.get_plugin("first_stage", "identity").validate({})
-        recipe.first_stage = Component(plugin="identity", params=params.model_dump(mode="json"))
 
 
 def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool) -> Run:
@@ -72,7 +54,6 @@ def train_recipe(
     The main process holds the run folder's lock throughout (a second training of the same
     folder stops at once).
     """
-    complete_first_stage(resolved)
     recipe = resolved.recipe
     out = Path(out) if out is not None else default_run_dir(resolved)
     with (distributed_session() as context,
@@ -81,13 +62,11 @@ def train_recipe(
         context.barrier()
         run = run or Run.open(out)
         store = ensure_store(recipe.data, context, echo)
-        trainer: Trainer | None = None
         inputs = StageInputs(recipe=recipe, run=run, context=context, store=store, resume=resume,
-                             step_of=lambda: trainer.step if trainer is not None else 0,
                              echo=echo if context.is_main else _silent)
         seed_everything(recipe.train.seed)  # the initial weights follow train.seed too
         try:
-            plan = STAGES[recipe.stage](inputs)
+            plan: StagePlan = stage_spec(recipe.stage).plan_function()(inputs)
         except Exception as exc:
             if context.is_main:
                 run.update(status="failed", error=str(exc))
@@ -95,7 +74,8 @@ def train_recipe(
         trainer = Trainer(plan.module, plan.step_fn, training_batches(recipe.data, store,
                                                                        recipe.train, context),
                           recipe.train, run, hooks=plan.hooks, context=context,
-                          find_unused_parameters=plan.find_unused_parameters, stream=stream)
+                          find_unused_parameters=plan.find_unused_parameters, pass_step=True,
+                          stream=stream)
         trainer.fit(resume=resume)
         plan.finish(trainer)
     return run
