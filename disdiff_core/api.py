@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from disdiff_core import registry
+from disdiff_core.app.data import prepare_dataset
 from disdiff_core.app.encoding import encode
 from disdiff_core.app.evaluation import evaluate_codes, evaluate_run
 from disdiff_core.app.figures import draw_figure
@@ -41,7 +42,7 @@ __all__ = [
     "EncodeResult", "EvalResult", "Figure", "FigureMode", "LoadedRun", "MetricSummary",
     "QuickstartResult", "TrainResult", "draw_figure", "encode", "encode_images", "encode_store",
     "evaluate_codes", "evaluate_run", "import_checkpoint", "load_disdiff", "load_run",
-    "pipeline", "quickstart", "train",
+    "pipeline", "prepare_dataset", "quickstart", "train",
 ]
 
 #: Store named by imported runs until a command is given another with ``--data``.

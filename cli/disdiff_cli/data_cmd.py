@@ -20,11 +20,9 @@ data_app = typer.Typer(
 )
 
 
-def parse_params(spec: Any, assignments: list[str]) -> Any:
-    """Validate ``key=value`` strings (values parsed as YAML scalars: ``64`` is an int,
-    ``[a, b]`` a list) against a plugin's parameter model."""
-    from pydantic import ValidationError
-
+def parse_params(assignments: list[str]) -> dict[str, Any]:
+    """``key=value`` strings as plugin parameters (values parsed as YAML scalars: ``64`` is an
+    int, ``[a, b]`` a list); the plugin's model validates them."""
     from disdiff_core.errors import DataError
     from disdiff_core.recipes.yaml_io import parse_scalar
 
@@ -34,15 +32,7 @@ def parse_params(spec: Any, assignments: list[str]) -> Any:
         if not sep or not key.strip():
             raise DataError(f"--set expects key=value, got {assignment!r}")
         raw[key.strip()] = parse_scalar(value)
-    try:
-        return spec.validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors()
-        )
-        fields = ", ".join(spec.params.model_fields) or "none"
-        raise DataError(f"invalid parameters for dataset {spec.name!r}: {problems} "
-                        f"(its parameters: {fields})") from None
+    return raw
 
 
 @data_app.command("prepare")
@@ -57,25 +47,15 @@ def prepare(
     """Convert a dataset you have (or synthesise one) into a store, atomically."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from disdiff_core import registry
-    from disdiff_core.data.store import is_store, open_store
-    from disdiff_core.errors import DataError
+    from disdiff_core import api
 
-    spec = registry.get_plugin("dataset", name)
-    params = parse_params(spec, sets or [])
-    if out_path.exists():
-        if not is_store(out_path):
-            raise DataError(f"{out_path} exists and is not a dataset store; not replacing it")
-        if not force:
-            raise DataError(f"{out_path} already holds a dataset store; pass --force to replace it")
-    plugin = spec.build(params)
     columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(f"[bold]{name}[/]", *columns, console=err, transient=True) as progress:
         task = progress.add_task(name, total=None)
-        plugin.prepare(out_path, source=source, limit=limit,
-                       progress=lambda done, total: progress.update(task, completed=done,
-                                                                    total=total))
-    store = open_store(out_path)
+        store = api.prepare_dataset(
+            name, out_path, source=source, params=parse_params(sets or []), limit=limit,
+            force=force, advance=lambda done, total: progress.update(task, completed=done,
+                                                                     total=total))
     h, w, c = store.image_shape
     factors = ", ".join(f"{n} {s}" for n, s in zip(store.factor_names, store.factor_sizes,
                                                     strict=True)) or "no factors"
