@@ -7,32 +7,18 @@ zarr store that training and metrics read; nothing is ever downloaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from disdiff_cli.console import err, out, print_json
+from disdiff_cli.options import key_values
 
 data_app = typer.Typer(
     help="Prepare dataset stores (convert your files, or synthesise), describe and preview them.",
     no_args_is_help=True,
 )
-
-
-def parse_params(assignments: list[str]) -> dict[str, Any]:
-    """``key=value`` strings as plugin parameters (values parsed as YAML scalars: ``64`` is an
-    int, ``[a, b]`` a list); the plugin's model validates them."""
-    from disdiff_core.errors import DataError
-    from disdiff_core.recipes.yaml_io import parse_scalar
-
-    raw: dict[str, Any] = {}
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep or not key.strip():
-            raise DataError(f"--set expects key=value, got {assignment!r}")
-        raw[key.strip()] = parse_scalar(value)
-    return raw
 
 
 @data_app.command("prepare")
@@ -53,7 +39,7 @@ def prepare(
     with Progress(f"[bold]{name}[/]", *columns, console=err, transient=True) as progress:
         task = progress.add_task(name, total=None)
         store = api.prepare_dataset(
-            name, out_path, source=source, params=parse_params(sets or []), limit=limit,
+            name, out_path, source=source, params=key_values(sets or [], "--set"), limit=limit,
             force=force, advance=lambda done, total: progress.update(task, completed=done,
                                                                      total=total))
     h, w, c = store.image_shape

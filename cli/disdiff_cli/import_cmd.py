@@ -11,20 +11,7 @@ import typer
 from rich.markup import escape
 
 from disdiff_cli.console import err, out, print_json
-
-
-def _options(items: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` pairs as a mapping, values parsed as YAML scalars (``false`` is a bool)."""
-    from disdiff_core.errors import DisdiffError
-    from disdiff_core.recipes.yaml_io import parse_scalar
-
-    options: dict[str, object] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise DisdiffError(f"--option {item!r}: expected KEY=VALUE")
-        options[key.strip()] = parse_scalar(raw)
-    return options
+from disdiff_cli.options import key_values
 
 
 def import_checkpoint(
@@ -47,7 +34,7 @@ def import_checkpoint(
 
     runs = api.import_checkpoint(
         checkpoint, out_dir, importer=importer, config=config,
-        data_store=data or api.DEFAULT_IMPORT_STORE, params=_options(option or []),
+        data_store=data or api.DEFAULT_IMPORT_STORE, params=key_values(option or [], "--option"),
         progress=lambda line: err.print(escape(line)))
     if as_json:
         print_json({stage: str(path) for stage, path in runs.items()})
