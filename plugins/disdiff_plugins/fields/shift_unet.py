@@ -15,8 +15,24 @@ The time embedding is the frozen backbone's (part of its features), as in the re
 Batched evaluation (the default): for B examples and K requested factors the factor axis is
 folded into the batch (row b·K + k), the backbone features are repeated per row instead of being
 recomputed, and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs it K times in a
-Python loop as the reference does; both give the same fields (``bench/bench_field.py`` times
-them).
+Python loop as the reference does; both give the same fields (``bench/bench_field.py`` and
+``bench/bench_step.py`` time them; figures in ``bench/RESULTS.md``).
+
+Why batched is the default, by measurement at the reference size (B = 16, K = 6, CPU; CPU
+time, which other processes on a shared machine blur far less than wall time): one field
+forward + backward costs 4.3 s of CPU batched against 4.8 s looped on one thread (fewer, larger
+GEMMs, and one pass of per-layer dispatch instead of K); a whole training step 23 s against
+36 s on two threads (interleaved in one process, best of four). On a GPU the folded pass
+launches K times fewer, K times larger kernels. The batched pass peaks about 0.2 GB higher
+(2.0 against 1.75 GB): autograd saves the same activations in both modes, but each layer's
+transient buffers (its gradients, convolution scratch, the repeated skip) hold B·K rows at once
+instead of B. Before the attention blocks took the fused kernels, a pass cost ≈ 1.7 s more
+(6.1 s batched, 6.4 s looped) and the batched one peaked 0.6 GB higher: the math fallback
+materialised the (L × L) attention matrix of all B·K rows at once (≈ 235 MB per 16×16 layer
+at 112 rows) and its backward a second one. The skips are repeated, not broadcast: each decoder block normalises
+and convolves the concatenation [activation, skip] as one tensor (its GroupNorm groups can
+straddle the two), so sharing the skip's part between the K rows would split every block's
+first convolution; the copy is made one skip at a time (:class:`FoldedSkips`), a few MB.
 """
 
 from __future__ import annotations
