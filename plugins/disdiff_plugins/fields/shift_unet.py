@@ -29,10 +29,12 @@ transient buffers (its gradients, convolution scratch, the repeated skip) hold B
 instead of B. Before the attention blocks took the fused kernels, a pass cost ≈ 1.7 s more
 (6.1 s batched, 6.4 s looped) and the batched one peaked 0.6 GB higher: the math fallback
 materialised the (L × L) attention matrix of all B·K rows at once (≈ 235 MB per 16×16 layer
-at 112 rows) and its backward a second one. The skips are repeated, not broadcast: each decoder block normalises
-and convolves the concatenation [activation, skip] as one tensor (its GroupNorm groups can
-straddle the two), so sharing the skip's part between the K rows would split every block's
-first convolution; the copy is made one skip at a time (:class:`FoldedSkips`), a few MB.
+at 112 rows) and its backward a second one.
+
+The skips are repeated, not broadcast: each decoder block normalises and convolves the
+concatenation [activation, skip] as one tensor (its GroupNorm groups can straddle the two), so
+sharing the skip's part between the K rows would split every block's first convolution; the
+copy is made one skip at a time (:class:`FoldedSkips`), a few MB.
 """
 
 from __future__ import annotations
