@@ -128,7 +128,8 @@ def test_a_damaged_run(finished_run: Path, changes: list[tuple[str, str, Any]]) 
     run = finished_run.with_name("damaged")
     shutil.rmtree(run, ignore_errors=True)
     shutil.copytree(finished_run, run)
-    for change in changes:
+    edits_first = sorted(changes, key=lambda change: change[1] not in ("field", "value"))
+    for change in edits_first:  # an edit reads the file, so it goes before byte-level damage
         _apply(run, *copy.deepcopy(change))
     outcome = result_or_user_error(lambda: read_everything(run))
     event("read" if outcome is None else "refused")
