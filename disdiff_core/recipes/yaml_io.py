@@ -16,7 +16,9 @@ from disdiff_core.errors import RecipeError
 
 
 class RecipeLoader(yaml.SafeLoader):
-    """A safe loader that reads ``1e-4``, ``1E5``, ``.5`` and ``-2.`` as floats."""
+    """A safe loader that reads ``1e-4``, ``1E5``, ``.5`` and ``-2.`` as floats, and gives
+    only JSON data (mappings, lists, strings, numbers, booleans, null): a recipe is stored as
+    YAML and JSON, so a date stays the text it is and binary, sets and ordered maps are errors."""
 
 
 _FLOAT = re.compile(
@@ -27,12 +29,24 @@ _FLOAT = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.VERBOSE,
 )
-# Replace the 1.1 float resolver for every first character it may start with.
+# Replace the 1.1 float resolver for every first character it may start with; drop the
+# timestamp one (``2020-01-01`` stays a string).
+_REPLACED = ("tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
 RecipeLoader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    ch: [(tag, rx) for tag, rx in resolvers if tag not in _REPLACED]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _not_json(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{node.tag} values are not allowed in a recipe (only JSON data)",
+        node.start_mark)
+
+
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    RecipeLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _not_json)
 
 
 def _load(text: str) -> Any:

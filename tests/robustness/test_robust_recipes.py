@@ -116,11 +116,12 @@ def test_a_valid_recipe_with_random_values_put_in(folder: Path,
 
 segments = st.one_of(
     st.sampled_from(["losses", "metrics", "eval", "params", "weight", "train", "steps", "plugin",
-                     "encoder", "betas", "0", "1", "2", "7", "-1", "01", "x", ""]),
+                     "encoder", "betas", "model_kwargs", "0", "1", "2", "7", "-1", "01", "x", ""]),
     st.text(string.ascii_letters + string.digits + "_-+ ", max_size=4),
 )
 set_values = st.one_of(st.sampled_from(["1", "1e-4", "-3", "null", "[1, 2]", "{a: 1}", "true",
-                                        "2020-13-45", "!!int x", "[", "mean-shift", ""]),
+                                        "2020-13-45", "2020-01-01", "!!int x", "[", "mean-shift",
+                                        "", "!!binary gA==", "{a: !!set {1}}", "timm"]),
                        st.text(max_size=10))
 
 

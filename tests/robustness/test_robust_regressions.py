@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from disdiff_cli.app import app
 from disdiff_core.errors import RecipeError
+from disdiff_core.recipes import load_recipe
 from disdiff_core.recipes.compose import compose
 
 runner = CliRunner()
@@ -76,3 +77,16 @@ def test_eval_codes_that_a_metric_refuses_are_one_message(
                                  str(tmp_path / "grid.zarr"), "--metrics", "mig", *settings])
     assert result.exit_code == 1, result.output
     assert message in " ".join(result.stderr.split())
+
+
+def test_recipe_values_are_json_data(tmp_path: Path) -> None:
+    """Found by probing free-form parameters: a ``!!binary`` value resolved, then failed to be
+    written out (a bug exit); dates became date objects a string field refused."""
+    base = Path(__file__).parents[2] / "recipes" / "tiny" / "backbone.yaml"
+    dated = tmp_path / "dated.yaml"
+    dated.write_text(f"extends: {base}\nname: 2020-01-01\n")
+    assert load_recipe(dated).name == "2020-01-01"
+    binary = tmp_path / "binary.yaml"
+    binary.write_text(f"extends: {base}\ndescription: !!binary gA==\n")
+    with pytest.raises(RecipeError, match="binary values are not allowed in a recipe"):
+        load_recipe(binary)
