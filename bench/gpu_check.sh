@@ -46,9 +46,9 @@ smoke="$out/smoke"
 mkdir -p "$smoke"
 launch=(torchrun --standalone --nproc_per_node 1 -m disdiff_cli train)
 cd "$smoke" || exit 1
-part torchrun-backbone 35 "${launch[@]}" tiny/backbone --set train.steps=20 \
+part torchrun-backbone 45 "${launch[@]}" tiny/backbone --set train.steps=20 \
   --set train.checkpoint_every=10
-part torchrun-disdiff 35 "${launch[@]}" tiny/disdiff --set train.steps=20 \
+part torchrun-disdiff 45 "${launch[@]}" tiny/disdiff --set train.steps=20 \
   --set train.checkpoint_every=10
 
 echo "results in $out; $([ $status -eq 0 ] && echo 'all parts passed' || echo 'a part FAILED')"
