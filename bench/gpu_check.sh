@@ -4,8 +4,9 @@
 #
 #   1. correctness: bf16 + torch.compile + fused attention against fp32 eager, one paper-config
 #      training step (bench/gpu_correctness.py; tolerances printed with the errors);
-#   2. speed at the paper config: images/s, peak allocated memory and MFU, eager vs compiled,
-#      fp32 vs bf16 (batched field), then batched vs loop field with the swap-grid time (bf16);
+#   2. speed at the paper config: images/s, peak allocated memory and MFU, eager vs compiled
+#      (bf16, batched field), then batched vs loop field and fp32 vs bf16 (eager), with the
+#      swap-grid time;
 #   3. a 1-GPU torchrun smoke run: tiny backbone, then tiny DisDiff over it, a few steps each.
 #
 #   bash bench/gpu_check.sh [OUT_DIR]     (default: a fresh temporary folder)
@@ -36,11 +37,11 @@ python -c "import disdiff_cli, disdiff_plugins" 2>/dev/null || \
   pip install --quiet --no-deps --no-build-isolation -e . || exit 2
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
-part correctness 140 python bench/gpu_correctness.py --config paper
-part speed-compile 160 python bench/bench_step.py --config paper --modes batched \
-  --compile both --dtypes fp32 bf16 --steps 10 --json "$out/speed-compile.json"
-part speed-field 70 python bench/bench_step.py --config paper --modes batched loop \
-  --dtypes bf16 --steps 10 --sample --json "$out/speed-field.json"
+part correctness 120 python bench/gpu_correctness.py --config paper
+part speed-compile 150 python bench/bench_step.py --config paper --modes batched \
+  --compile both --dtypes bf16 --steps 10 --json "$out/speed-compile.json"
+part speed-field 100 python bench/bench_step.py --config paper --modes batched loop \
+  --dtypes fp32 bf16 --steps 10 --sample --json "$out/speed-field.json"
 
 smoke="$out/smoke"
 mkdir -p "$smoke"

@@ -16,8 +16,8 @@ field and the check would compare zeros. Compared, with the tolerances of :data:
   after a forward and a backward through ~100 layers).
 
 Candidates: fp32 eager with the fused attention kernels forced (errors if a layout is refused),
-fp32 compiled, bf16 + compiled (default attention dispatch: the fused kernels). Exit status 1
-when a check fails.
+and bf16 + compiled (default attention dispatch: the fused kernels); one compilation, to keep
+``gpu_check.sh`` within its time. Exit status 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class Check:
 
 CHECKS = [
     Check("fp32 eager, fused attention forced", False, False, FUSED, 1e-4, 1e-3),
-    Check("fp32 compiled", True, False, None, 1e-4, 1e-3),
     Check("bf16 + compiled + fused attention", True, True, None, 2e-2, 5e-2),
 ]
 
