@@ -94,7 +94,7 @@ def _codes_for_grid() -> st.SearchStrategy[np.ndarray]:
                       shapes)
 
 
-@settings(BOUNDED, max_examples=50)
+@settings(BOUNDED, max_examples=30)
 @given(codes=_codes_for_grid(), metric=st.sampled_from(sorted(QUICK)))
 def test_eval_codes_command_on_any_codes(folder: Path, codes: np.ndarray, metric: str) -> None:
     store = folder / "grid.zarr"

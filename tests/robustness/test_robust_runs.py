@@ -119,7 +119,7 @@ def test_the_undamaged_run_reads(finished_run: Path) -> None:
     read_everything(finished_run)
 
 
-@settings(BOUNDED, max_examples=60)
+@settings(BOUNDED, max_examples=30)
 @given(changes=st.lists(damage(), min_size=1, max_size=2))
 @example(changes=[("recipe.yaml", "value", (["encoder", "params", "num_factors"], -1))])
 @example(changes=[("run.json", "field", ("name", []))])

@@ -108,7 +108,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@settings(BOUNDED, max_examples=120)
+@settings(BOUNDED, max_examples=80)
 @given(changes=st.lists(damage(), min_size=1, max_size=2))
 def test_a_damaged_store(pristine: Path, changes: list[tuple[str, Any]]) -> None:
     path = pristine.with_name("damaged.zarr")
