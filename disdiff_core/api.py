@@ -1,9 +1,9 @@
 """The public Python API: what the ``disdiff`` commands do, as plain function calls.
 
     from disdiff_core import api
-    api.pipeline(["quickstart"], overrides=["data.store=data/toy"])   # backbone, then DisDiff
-    result = api.evaluate_run("runs/disdiff")          # EvalResult: metrics[name][number].mean
-    api.draw_figure("runs/disdiff", "swap", data="data/toy", out="swap.png")
+    api.pipeline(["tiny/backbone", "tiny/disdiff"])    # runs/tiny-backbone, runs/tiny-disdiff
+    result = api.evaluate_run("runs/tiny-disdiff")     # EvalResult: metrics[name][number].mean
+    api.draw_figure("runs/tiny-disdiff", "swap", data="data/tiny/toy-shapes-16", out="swap.png")
     runs = api.import_checkpoint("model.ckpt", "imported", config="config.yaml")
     model = api.load_disdiff(runs["disdiff"])          # trained weights, eval mode
     z = api.encode_images(model, images)               # uint8 (B, H, W, C) → (B, N, D)

@@ -26,9 +26,13 @@ from typing import Any
 from disdiff_core.app.evaluation import evaluate_run
 from disdiff_core.app.figures import draw_figure
 from disdiff_core.app.results import EvalResult, FigureMode, Progress, silent
+from disdiff_core.data.store import open_store
+from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.io import write_json_atomic
+from disdiff_core.recipes import load_recipe
 from disdiff_core.report import natural_key, write_report
 from disdiff_core.runs import Run
+from disdiff_core.stages.data import ensure_store
 from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 
 #: The shipped recipes the quickstart runs.
@@ -111,11 +115,6 @@ def _steps(steps: int | None) -> list[str]:
 
 def _prepare_store(backbone_sets: list[str], progress: Progress) -> None:
     """Write the toy store the recipes name (kept when it is already there)."""
-    from disdiff_core.data.store import open_store
-    from disdiff_core.engine.distributed import distributed_session
-    from disdiff_core.recipes import load_recipe
-    from disdiff_core.stages.data import ensure_store
-
     data = load_recipe(BACKBONE_RECIPE, backbone_sets).recipe.data
     with distributed_session() as context:
         store = ensure_store(data, context, progress)
