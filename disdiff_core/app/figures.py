@@ -108,7 +108,6 @@ def draw_figure(
             raise DataError(f"store {data} has {store.num_images} images; no row {index}")
         return store.read_rows(np.array([index])) if index is not None else pick(1)
 
-    progress(f"drawing a {mode.value} figure of {run}")
     kwargs = {"batch_size": batch_size}
     if mode is FigureMode.generate:
         if store is None:
@@ -140,4 +139,5 @@ def draw_figure(
                               first=edited[0])
     if out is not None:
         save_png(out, image)
+        progress(f"wrote {mode.value} figure {image.shape[1]}×{image.shape[0]} to {out}")
     return Figure(mode=mode.value, image=image, file=Path(out) if out is not None else None)
