@@ -25,7 +25,7 @@ from disdiff_core.recipes.compose import ComposedRecipe
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.resolve import resolve
 from disdiff_core.recipes.yaml_io import read_yaml
-from disdiff_core.stage_table import stage_spec
+from disdiff_core.stage_table import IDENTITY_FIRST_STAGE, stage_spec
 from disdiff_core.stages.components import build_component, weights_path
 
 #: What a DisDiff run trains (and so must have exported).
@@ -71,7 +71,7 @@ def load_disdiff(run_dir: str | Path, device: str | torch.device | None = None) 
         raise RunError(f"run {run_dir} has no exported weights {', '.join(map(str, missing))}; "
                        "has it finished?")
     assert recipe.backbone is not None and recipe.encoder is not None and recipe.field is not None
-    first_stage_component = recipe.first_stage or Component(plugin="identity")
+    first_stage_component = recipe.first_stage or Component(plugin=IDENTITY_FIRST_STAGE)
     first_stage = build_component("first_stage", "first_stage", first_stage_component, frozen=True)
     backbone = build_component("backbone", "backbone", recipe.backbone, frozen=True)
     encoder = build_component("encoder", "encoder",

@@ -27,6 +27,10 @@ COMPONENT_KINDS: dict[str, str] = {
 }
 
 
+#: The first-stage plugin of a recipe that names none (pixel-space diffusion).
+IDENTITY_FIRST_STAGE = "identity"
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One training stage.

@@ -22,11 +22,8 @@ from disdiff_core.errors import PluginError, RecipeError, RunError
 from disdiff_core.recipes.compose import ComposedRecipe, compose
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.yaml_io import dump_yaml, read_yaml
-from disdiff_core.stage_table import COMPONENT_KINDS, stage_spec
+from disdiff_core.stage_table import COMPONENT_KINDS, IDENTITY_FIRST_STAGE, stage_spec
 
-#: The first stage a recipe of a stage that ``names_first_stage`` gets when it names none
-#: (pixel-space diffusion).
-IDENTITY_FIRST_STAGE = "identity"
 
 def recipes_dir() -> Path:
     """Folder of the shipped recipes: ``DISDIFF_RECIPES`` when set, else the source tree's

@@ -12,9 +12,10 @@ from disdiff_core.engine.distributed import DistContext
 from disdiff_core.engine.trainer import Hook, SteppedStepFn, Trainer
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.runs import Run
+from disdiff_core.stage_table import IDENTITY_FIRST_STAGE
 
 #: The identity first stage, used when a recipe names none (pixel-space diffusion).
-IDENTITY = Component(plugin="identity")
+IDENTITY = Component(plugin=IDENTITY_FIRST_STAGE)
 
 
 @dataclass
