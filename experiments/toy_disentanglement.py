@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from disdiff_core.api import encode_store, load_disdiff
 from disdiff_core.data.store import open_store
 from disdiff_core.evaluation import evaluate_codes
 from disdiff_core.io import write_json_atomic, write_text_atomic
+from disdiff_core.loading import read_run_recipe
 from disdiff_core.runs import Run
 from disdiff_core.stages.components import build_component
-from disdiff_core.stages.load import encode_store, load_disdiff, read_run_recipe
 from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 
 METRICS = ["factorvae", "dci", "mig"]
