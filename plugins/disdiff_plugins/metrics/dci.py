@@ -18,10 +18,10 @@ Two modes:
   The per-factor fits are independent but for that RandomState, which they draw from one after
   another; they run in parallel processes (``n_jobs``), each from the generator state the
   serial order would hand it (see :func:`fit_exact_boosters`), so the numbers are those of one
-  process. The fits are nearly all of the exact mode's time (sampling the 15000 points and
-  the predictions are a few per cent), and their cost grows with the factor's number of classes
-  (one tree per class and round), which bounds the gain: on dSprites (3, 6, 40, 32, 32 classes)
-  two processes at best take 64/113 of the serial time.
+  process. The fits are nearly all of the exact mode's time (sampling the points and the
+  predictions: under 2 % in a profile, ``bench/RESULTS.md``), and a fit's cost grows with the
+  factor's number of classes (one tree per class and round), which bounds the gain: on dSprites
+  (3, 6, 40, 32, 32 classes) two processes at best take 64/113 of the serial time.
 * ``fast``: NOT dlib's numbers. sklearn ``HistGradientBoostingClassifier`` set up like the exact
   mode's booster (100 rounds, learning rate 0.1, depth 3, one sample per leaf allowed, no L2
   penalty, no early stopping) but on features binned into 255 quantiles, with importances
