@@ -41,6 +41,10 @@ DISDIFF_RECIPE = "quickstart/disdiff"
 #: Columns of the swap grid (target images) and of the traversal grid (steps).
 FIGURE_COLUMNS = {FigureMode.swap: 6, FigureMode.traverse: 7}
 SUMMARY_FILE = "summary.json"
+#: Families of the DisDiff run's logged instruments the summary repeats (last values): the two
+#: cross-entropies and the top-1 accuracy and spread of their logits, w (and its timestep
+#: slices), the code norms and the gradient reaching the codes by term (docs/method.md).
+INSTRUMENT_PREFIXES = ("ce_", "acc_", "spread_", "w", "z_norm_", "grad_z/")
 #: Told (phase number, phases in all, what the phase does) as each phase starts.
 PhaseFn = Callable[[int, int, str], None]
 PHASES = {
@@ -64,6 +68,7 @@ class QuickstartResult:
     images: dict[str, Path]
     report: Path
     seconds: dict[str, float]
+    instruments: dict[str, float]
 
     def summary(self) -> dict[str, Any]:
         """The JSON document of ``summary.json`` (paths relative to ``out``)."""
@@ -83,6 +88,7 @@ class QuickstartResult:
                 "modes": evaluation.modes,
                 "reduction": evaluation.reduction,
             },
+            "instruments": self.instruments,
             "images": {key: self.relative(path) for key, path in self.images.items()},
             "report": self.relative(self.report),
             "seconds": self.seconds,
@@ -107,6 +113,15 @@ class _Phases:
         start = time.monotonic()
         yield
         self.seconds[name] = round(time.monotonic() - start, 1)
+
+
+def last_instruments(run: Run) -> dict[str, float]:
+    """The last logged value of each instrument of a DisDiff run (:data:`INSTRUMENT_PREFIXES`)."""
+    latest: dict[str, float] = {}
+    for record in run.read_metrics():
+        latest.update({key: value for key, value in record.items()
+                       if key.startswith(INSTRUMENT_PREFIXES) and isinstance(value, float)})
+    return latest
 
 
 def _steps(steps: int | None) -> list[str]:
@@ -171,9 +186,11 @@ def quickstart(
                             key=lambda path: natural_key(path.name))  # step 1000 after 400
     if backbone_grids:
         images["backbone_samples"] = backbone_grids[-1]
+    if (effects := disdiff_dir / "images" / "factor_x0.png").is_file():
+        images["factor_x0"] = effects
     result = QuickstartResult(
         out=out_dir, store=store, runs={"backbone": backbone_dir, "disdiff": disdiff_dir},
-        evaluation=evaluation, images=images,
-        report=report, seconds=phases.seconds)
+        evaluation=evaluation, images=images, report=report, seconds=phases.seconds,
+        instruments=last_instruments(Run.open(disdiff_dir)))
     write_json_atomic(out_dir / SUMMARY_FILE, result.summary())
     return result

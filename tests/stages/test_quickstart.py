@@ -38,7 +38,11 @@ def test_quickstart_writes_the_whole_pipeline(tmp_path: Path) -> None:
     assert written["metrics"]["mig"]["discrete_mig"]["mean"] == \
         evaluation["metrics"]["mig"]["discrete_mig"]["mean"]
 
-    assert set(summary["images"]) == {"swap", "traverse", "backbone_samples"}
+    instruments = summary["instruments"]  # the DisDiff run's last logged instruments
+    for key in ("ce_variant", "ce_invariant", "w", "z_norm_0", "grad_z/share_dis"):
+        assert key in instruments
+    assert 0.0 <= instruments["acc_variant"] <= 1.0 and 0.0 <= instruments["acc_invariant"] <= 1.0
+    assert set(summary["images"]) == {"swap", "traverse", "backbone_samples", "factor_x0"}
     for path in summary["images"].values():
         with Image.open(out / path) as image:
             assert image.format == "PNG" and image.width > 16 and image.height > 16
