@@ -22,7 +22,8 @@ Why batched is the default, by measurement at the reference size (B = 16, K = 6,
 time, which other processes on a shared machine blur far less than wall time): one field
 forward + backward costs 4.3 s of CPU batched against 4.8 s looped on one thread (fewer, larger
 GEMMs, and one pass of per-layer dispatch instead of K); a whole training step 23 s against
-36 s on two threads (interleaved in one process, best of four). On a GPU the folded pass
+36 s on two threads (interleaved in one process, best of four; wall-clock comparisons on the
+shared machine went both ways, ``bench/RESULTS.md``). On a GPU the folded pass
 launches K times fewer, K times larger kernels. The batched pass peaks about 0.2 GB higher
 (2.0 against 1.75 GB): autograd saves the same activations in both modes, but each layer's
 transient buffers (its gradients, convolution scratch, the repeated skip) hold B·K rows at once
