@@ -11,6 +11,7 @@ import torch
 from disdiff_toys import images, tiny_model
 from test_disdiff_losses import B, T, _step
 
+from disdiff_core.term_probe import disentangle_accuracy
 from disdiff_plugins.losses.disentangle import DisentangleLoss
 from disdiff_plugins.losses.mean_shift import MeanShiftLoss
 from disdiff_plugins.losses.specs import DisentangleParams, MeanShiftParams
@@ -56,3 +57,32 @@ def test_gradient_split_between_the_terms(code_gradient: str) -> None:
     assert (norms["dis"] > 0) == (code_gradient == "live")
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(v, before[k]) for k, v in model.encoder.named_buffers())
+
+
+def test_probe_accuracy_counts_argmax_hits_per_timestep_slice() -> None:
+    # A zero field (the field's initial state) moves nothing: every distance ties, argmax picks
+    # code 0, so the probe's accuracy is exactly the share of examples whose factor is 0.
+    model = tiny_model().train()
+    result = disentangle_accuracy(model, images(batch=6), slices=2, batch_size=4, seed=3)
+    generator = torch.Generator().manual_seed(3)
+    expected = []
+    for k in range(2):
+        hits = 0
+        for x0 in images(batch=6).split(4):
+            steps = model.schedule.num_timesteps
+            torch.randint(k * steps // 2, (k + 1) * steps // 2, (x0.shape[0],), generator=generator)
+            factor = torch.randint(0, model.num_factors, (x0.shape[0],), generator=generator)
+            torch.randn(x0.shape[0], *model.backbone.sample_shape, generator=generator)
+            hits += int((factor == 0).sum())
+        expected.append(hits / 6)
+    for name in ("variant", "invariant"):
+        assert [result[f"acc_{name}_t{k}"] for k in range(2)] == pytest.approx(expected)
+        assert result[f"acc_{name}"] == pytest.approx(sum(expected) / 2)
+    assert model.training  # the probe puts the model back in its mode
+
+
+def test_probe_accuracy_of_a_trained_field_is_not_pinned_to_code_zero() -> None:
+    model = tiny_model(field_seed=5)
+    result = disentangle_accuracy(model, images(batch=8), slices=1, seed=0)
+    assert 0.0 <= result["acc_invariant"] <= 1.0
+    assert set(result) == {"acc_variant", "acc_variant_t0", "acc_invariant", "acc_invariant_t0"}

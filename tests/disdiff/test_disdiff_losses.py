@@ -143,6 +143,15 @@ def test_disentangle_matches_hand_computation(mode: str) -> None:
     assert step.first_stage.quantize_flags == [False, False]
 
 
+def test_uniform_weight_mode_weights_every_example_by_one() -> None:
+    # w ≡ 1 in the loss; the logged w is still the latent one, so the field's growth stays visible
+    step, encoder = _step(seed=1)
+    out = registry.build("loss", "disentangle", {"weight": 0.3, "weight_mode": "uniform"})(step)
+    ce_var, ce_inv, w_latent = _hand_terms(step, encoder, "latent")
+    assert out["loss"].item() == pytest.approx(np.mean(0.3 * (ce_var + ce_inv)), rel=1e-5)
+    assert out["w"].item() == pytest.approx(w_latent.mean(), rel=1e-5)
+
+
 def test_latent_weight_is_the_closed_form_shift() -> None:
     # ŷ0^c − ŷ0 = (b_t²/√ᾱ_t)·G_c, so w = mean(((1 − ᾱ_t)/√ᾱ_t · G_c)²)
     step, _ = _step(seed=2)

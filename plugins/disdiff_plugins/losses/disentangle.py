@@ -7,7 +7,7 @@ For the sampled factor c of each example (b_t = √(1−ᾱ_t), the DDIM coeffic
     ẑ = Ē(𝒟(ŷ0)),  ẑ^c = Ē(𝒟(ŷ0^c))                (𝒟 without quantisation; Ē frozen, eval)
     d_org_k = ‖ẑ_k − z_k‖ (no gradient), d_new_k = ‖ẑ^c_k − z_k‖, d_shift_k = ‖ẑ_k − ẑ^c_k‖
     CE_variant = CE(d_org − d_new, c),  CE_invariant = CE(d_shift, c)   (raw logits over k)
-    w = mean((ŷ0 − ŷ0^c)²) over the latent (or over 𝒟's pixels), detached
+    w = mean((ŷ0 − ŷ0^c)²) over the latent (or over 𝒟's pixels; or 1: ``uniform``), detached
     L_dis = mean_b( w_b · λ · (CE_variant,b + CE_invariant,b) )
 
 The target z is detached inside the distances, but G_c is the model's field on the LIVE z_c,
@@ -64,7 +64,8 @@ def _w_by_timestep(w: Tensor, t: Tensor, num_timesteps: int) -> dict[str, Tensor
 
 class DisentangleLoss(LossTerm):
     """Returns ``loss``, ``dis`` (= loss), ``ce_variant``, ``ce_invariant`` (batch means),
-    ``w`` (raw batch mean), ``dis_lambda`` (λ after the warm-up) and instruments: ``acc_*`` and
+    ``w`` (raw batch mean of the latent or image w, also when ``uniform`` weights every
+    example by 1), ``dis_lambda`` (λ after the warm-up) and instruments: ``acc_*`` and
     ``spread_*`` of both logits, ``w_t0`` … ``w_t4`` (w by timestep slice)."""
 
     needs_sampled_factor = True
@@ -107,9 +108,10 @@ class DisentangleLoss(LossTerm):
             ce_invariant = F.cross_entropy(logits_invariant, c, reduction="none")
 
         with torch.no_grad():
-            pair = (y0_hat, y0_hat_c) if self.params.weight_mode == "latent" else (x_hat, x_hat_c)
+            pair = (x_hat, x_hat_c) if self.params.weight_mode == "image" else (y0_hat, y0_hat_c)
             w_raw = (pair[0] - pair[1]).square().flatten(1).mean(dim=1)
-            w = self._stabilise(w_raw)
+            w = torch.ones_like(w_raw) if self.params.weight_mode == "uniform" else w_raw
+            w = self._stabilise(w)
         lam = self.current_lambda(step.step)
         per_example = w * lam * (ce_variant + ce_invariant)
         loss = per_example.mean()
@@ -151,7 +153,8 @@ class DisentangleLoss(LossTerm):
             if on
         ]
         code = "" if p.code_gradient == "live" else ", G_c on a detached z_c (ablation)"
+        weighting = "w ≡ 1" if p.weight_mode == "uniform" else f"w over the {p.weight_mode}"
         return (
-            f"disentangle (λ = {p.weight}, w over the {p.weight_mode}{code}; stabilisers: "
+            f"disentangle (λ = {p.weight}, {weighting}{code}; stabilisers: "
             f"{', '.join(stabilisers) or 'none'})"
         )

@@ -29,10 +29,12 @@ class DisentangleParams(Params):
     weight: float = Field(
         0.05, ge=0, description="λ (reference: 0.05 for Shapes3D, Cars3D, CelebA; 0.01 for MPI3D)"
     )
-    weight_mode: Literal["latent", "image"] = Field(
+    weight_mode: Literal["latent", "image", "uniform"] = Field(
         "latent",
         description="dynamic weight w = mean((ŷ0 − ŷ0^c)²) over the diffusion-space latent "
-        "(latent, the reference default) or over the decoded pixels (image)",
+        "(latent, the reference default) or over the decoded pixels (image); uniform: w ≡ 1, "
+        "an option (not the reference) that neither gates the term by the field's magnitude "
+        "nor concentrates it on t near T, where w ∝ (b_t²/√ᾱ_t)² puts almost all of it",
     )
     code_gradient: Literal["live", "detached"] = Field(
         "live",
