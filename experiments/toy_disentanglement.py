@@ -24,9 +24,11 @@ Writes ``WORK/results.json`` and a Markdown table (``--doc``) with the budget an
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +38,14 @@ import torch
 from disdiff_core.api import encode_store, load_disdiff
 from disdiff_core.data.store import open_store
 from disdiff_core.evaluation import evaluate_codes
-from disdiff_core.io import write_json_atomic, write_text_atomic
+from disdiff_core.io import write_bytes_atomic, write_json_atomic, write_text_atomic
 from disdiff_core.loading import read_run_recipe
+from disdiff_core.report.plots import plot_curves
+from disdiff_core.report.series import Series
 from disdiff_core.runs import Run
 from disdiff_core.stages.components import build_component
 from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
+from disdiff_core.term_probe import disentangle_accuracy
 
 METRICS = ["factorvae", "dci", "mig"]
 #: (label, metric, number) of the table's columns.
@@ -49,28 +54,62 @@ COLUMNS = [
     ("DCI disentanglement", "dci", "disentanglement"),
     ("MIG", "mig", "discrete_mig"),
     ("DCI informativeness (test)", "dci", "informativeness_test"),
+    ("probe acc. invariant", "probe", "acc_invariant"),
+    ("probe acc. variant", "probe", "acc_variant"),
 ]
-#: Trained conditions: the disentangling loss's parameters ("{lam}" is --lambda).
-LOSS_PARAMS = {
-    "disdiff": "{{weight: {lam}}}",
-    "disdiff-wnorm": "{{weight: {lam}, w_normalize: true}}",
-    "disdiff-wnorm-l1": "{{weight: 1.0, w_normalize: true}}",
-    "disdiff-image-w": "{{weight: {lam}, weight_mode: image}}",
-    "disdiff-detached": "{{weight: {lam}, code_gradient: detached}}",
-    "lambda0": "{{weight: 0.0}}",
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One trained condition: the disentangling loss's parameters (YAML flow, ``{lam}`` is
+    --lambda, ``{half}`` half the steps), other recipe overrides, and the condition whose run
+    of the same seed initialises the encoder and the field (a warm start), if any."""
+
+    label: str
+    disentangle: str
+    sets: tuple[str, ...] = ()
+    warm_from: str | None = None
+
+
+CONDITIONS = {
+    "lambda0": Condition("same recipe, λ = 0 (PDAE-style)", "{{weight: 0.0}}"),
+    "disdiff": Condition("DisDiff (λ = {lam}, faithful)", "{{weight: {lam}}}"),
+    "disdiff-wnorm": Condition("DisDiff (λ = {lam}, w normalised by its batch mean)",
+                               "{{weight: {lam}, w_normalize: true}}"),
+    "disdiff-wnorm-l1": Condition("DisDiff (λ = 1, w normalised by its batch mean)",
+                                  "{{weight: 1.0, w_normalize: true}}"),
+    "disdiff-image-w": Condition("DisDiff (λ = {lam}, w over the decoded image)",
+                                 "{{weight: {lam}, weight_mode: image}}"),
+    "disdiff-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1)",
+                                 "{{weight: {lam}, weight_mode: uniform}}"),
+    "disdiff-lwarmup": Condition("DisDiff (λ = {lam}, λ warm-up over the first half)",
+                                 "{{weight: {lam}, warmup_steps: {half}}}"),
+    "disdiff-d32": Condition("DisDiff (λ = {lam}, D = 32)", "{{weight: {lam}}}",
+                             ("encoder.params.factor_dim=32",)),
+    "disdiff-detached": Condition("DisDiff (λ = {lam}, G_c on a detached code: ablation)",
+                                  "{{weight: {lam}, code_gradient: detached}}"),
+    "lambda0-warm": Condition("λ = 0 continued from the λ = 0 run (control)", "{{weight: 0.0}}",
+                              warm_from="lambda0"),
+    "disdiff-warm": Condition("DisDiff (λ = {lam}) warm-started from the λ = 0 run",
+                              "{{weight: {lam}}}", warm_from="lambda0"),
+    "disdiff-warm-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1) warm-started from λ = 0",
+                                      "{{weight: {lam}, weight_mode: uniform}}",
+                                      warm_from="lambda0"),
 }
-LABELS = {
-    "disdiff": "DisDiff (λ = {lam}, faithful)",
-    "disdiff-wnorm": "DisDiff (λ = {lam}, w normalised by its batch mean)",
-    "disdiff-wnorm-l1": "DisDiff (λ = 1, w normalised by its batch mean)",
-    "disdiff-image-w": "DisDiff (λ = {lam}, w over the decoded image)",
-    "disdiff-detached": "DisDiff (λ = {lam}, G_c on a detached code: ablation)",
-    "lambda0": "same recipe, λ = 0 (PDAE-style)",
-    "untrained": "untrained encoder",
-}
+UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
                "grad_z/share_dis")
+#: Logged curves drawn per condition (mean over seeds) in the study's figure.
+CURVES = {
+    "acc_invariant": "top-1 accuracy of the invariant logits (chance = 1/N), logged batches",
+    "acc_variant": "top-1 accuracy of the variant logits (chance = 1/N), logged batches",
+    "w": "dynamic weight w (latent, raw batch mean)",
+    "grad_z/share_dis": "share of the codes' gradient from the disentangling term",
+    "rec": "reconstruction loss",
+}
+#: Images (the first ones of the store) the accuracy probe uses per timestep slice.
+PROBE_IMAGES = 320
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,32 +119,53 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--backbone-steps", type=int, default=600)
     parser.add_argument("--steps", type=int, default=800, help="DisDiff optimiser steps")
     parser.add_argument("--lambda", dest="lam", type=float, default=0.05)
-    parser.add_argument("--conditions", nargs="+", choices=[*LOSS_PARAMS, "untrained"],
-                        default=["disdiff", "disdiff-wnorm", "lambda0", "untrained"])
+    parser.add_argument("--conditions", nargs="+", choices=[*CONDITIONS, "untrained"],
+                        default=["disdiff", "lambda0", "untrained"])
     parser.add_argument("--doc", type=Path, default=Path("docs/results/toy-disentanglement.md"))
     return parser.parse_args()
 
 
+def label(args: argparse.Namespace, condition: str) -> str:
+    if condition == "untrained":
+        return UNTRAINED
+    return CONDITIONS[condition].label.format(lam=args.lam)
+
+
+def train_order(conditions: list[str]) -> list[str]:
+    """Trained conditions, each after the one it is warm-started from."""
+    order: list[str] = []
+    for name in conditions:
+        source = CONDITIONS[name].warm_from if name != "untrained" else None
+        for needed in (source, name):
+            if needed and needed != "untrained" and needed not in order:
+                order.append(needed)
+    return order
+
+
 def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], Path]:
-    """The backbone, then the two DisDiff conditions per seed; returns their run folders."""
+    """The backbone, then every trained condition per seed; returns their run folders."""
     work = args.work.resolve()
     backbone = work / "runs" / "backbone"
     data = [f"data.store={store}"]
     run_pipeline([PipelineStep("quickstart/backbone", (*data, f"train.steps={args.backbone_steps}"),
                                backbone)])
     runs = {}
-    trained = [c for c in args.conditions if c != "untrained"]
+    trained = train_order(args.conditions)
     if "untrained" in args.conditions and not trained:
         raise SystemExit("the untrained baseline takes its architecture from a trained condition")
     for seed in args.seeds:
-        for condition in trained:
-            loss_params = LOSS_PARAMS[condition]
-            sets = (*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
+        for name in trained:
+            condition = CONDITIONS[name]
+            params = condition.disentangle.format(lam=args.lam, half=args.steps // 2)
+            sets = [*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
                     f"train.steps={args.steps}", f"train.seed={seed}", "train.eval_every=null",
-                    losses_override(loss_params.format(lam=args.lam)))
-            out = work / "runs" / f"{condition}-seed{seed}"
-            run_pipeline([PipelineStep("quickstart/disdiff", sets, out)])
-            runs[(condition, seed)] = out
+                    losses_override(params), *condition.sets]
+            if condition.warm_from:
+                source = runs[(condition.warm_from, seed)]
+                sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
+            out = work / "runs" / f"{name}-seed{seed}"
+            run_pipeline([PipelineStep("quickstart/disdiff", tuple(sets), out)])
+            runs[(name, seed)] = out
     return runs
 
 
@@ -124,44 +184,66 @@ def codes_of(condition: str, seed: int, run: Path, store: Any) -> np.ndarray:
     return encode_store(model, store)
 
 
+def probe(run: Path, store: Any, seed: int) -> dict[str, float]:
+    """The disentangling term's top-1 accuracy by timestep slice on the first images."""
+    images = torch.from_numpy(store.read(0, min(PROBE_IMAGES, store.num_images)))
+    images = images.permute(0, 3, 1, 2).float() / 127.5 - 1
+    return disentangle_accuracy(load_disdiff(run, "cpu"), images, seed=seed)
+
+
 def last_logged(run: Path, key: str) -> float | None:
     values = [r[key] for r in Run.open(run).read_metrics() if key in r]
     return values[-1] if values else None
 
 
 def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_path: Path) -> dict:
+    """Exact metrics, the accuracy probe and the last logged instruments of every run (the
+    previous results file's entries are reused: scoring a run takes minutes)."""
     store = open_store(store_path)
     ground_truth = store.ground_truth()
+    saved = read_results(args.work)
     results: dict[str, Any] = {condition: {} for condition in args.conditions}
     architecture = next(c for c in args.conditions if c != "untrained")
     for seed in args.seeds:
         for condition in args.conditions:
+            known = saved.get(condition, {}).get(str(seed))
+            if known and "probe/acc_invariant" in known or (known and condition == "untrained"):
+                results[condition][seed] = known
+                continue
             run = runs[(architecture if condition == "untrained" else condition, seed)]
             start = time.monotonic()
             codes = codes_of(condition, seed, run, store)
             result = evaluate_codes(codes, METRICS, ground_truth=ground_truth, seeds=[seed])
             entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
-                     for _, metric, number in COLUMNS}
+                     for _, metric, number in COLUMNS if metric != "probe"}
             if condition != "untrained":
+                entry.update({f"probe/{k}": v for k, v in probe(run, store, seed).items()})
                 for key in INSTRUMENTS:
                     entry[f"final/{key}"] = last_logged(run, key)
             results[condition][seed] = entry
             print(f"seed {seed} {condition:<9} " + "  ".join(
-                f"{label} {entry[f'{m}/{n}']:.3f}" for label, m, n in COLUMNS)
-                + f"  ({time.monotonic() - start:.0f} s)", flush=True)
+                f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
+                if f"{m}/{n}" in entry) + f"  ({time.monotonic() - start:.0f} s)", flush=True)
+            write_json_atomic(args.work / "scores.json", results)
     return results
 
 
+def read_results(work: Path) -> dict[str, Any]:
+    path = work / "scores.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
-    header = "| condition | " + " | ".join(label for label, _, _ in COLUMNS) + " |"
+    header = "| condition | " + " | ".join(name for name, _, _ in COLUMNS) + " |"
     lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
     for condition in args.conditions:
         cells = []
         for _, metric, number in COLUMNS:
-            values = np.array([results[condition][s][f"{metric}/{number}"] for s in args.seeds])
-            cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
-        label = LABELS[condition].format(lam=args.lam)
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            values = np.array([results[condition][s].get(f"{metric}/{number}", np.nan)
+                               for s in args.seeds])
+            cells.append("–" if np.isnan(values).all() else
+                         f"{values.mean():.3f} ± {values.std():.3f}")
+        lines.append(f"| {label(args, condition)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -176,12 +258,48 @@ def per_seed(args: argparse.Namespace, results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def probe_slices(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    """The probe's invariant accuracy per timestep fifth, mean over seeds."""
+    keys = [f"probe/acc_invariant_t{k}" for k in range(5)]
+    lines = ["| condition | " + " | ".join(f"t in fifth {k}" for k in range(5)) + " |",
+             "|" + "---|" * 6]
+    for condition in args.conditions:
+        if condition == "untrained":
+            continue
+        means = [np.mean([results[condition][s][key] for s in args.seeds]) for key in keys]
+        lines.append(f"| {label(args, condition)} | " + " | ".join(f"{m:.3f}" for m in means)
+                     + " |")
+    return "\n".join(lines)
+
+
+def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], path: Path) -> None:
+    """One panel per instrument of :data:`CURVES`, one curve per condition (mean over seeds of
+    the logged values at each step)."""
+    panels: dict[str, Series] = {}
+    for key, title in CURVES.items():
+        series: Series = {}
+        for condition in args.conditions:
+            if condition == "untrained":
+                continue
+            by_step: dict[int, list[float]] = {}
+            for seed in args.seeds:
+                for record in Run.open(runs[(condition, seed)]).read_metrics():
+                    if key in record:
+                        by_step.setdefault(record["step"], []).append(record[key])
+            steps = sorted(by_step)
+            series[condition] = (steps, [float(np.mean(by_step[s])) for s in steps])
+        panels[title] = series
+    write_bytes_atomic(path, plot_curves(panels, log_y_when_positive=False))
+
+
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
     store = (args.work / "data" / "toy-shapes-16").resolve()
     runs = train_runs(args, store)
     results = score(args, runs, store)
+    curves = args.doc.with_name(args.doc.stem + "-curves.png")
+    draw_curves(args, runs, curves)
     minutes = (time.monotonic() - started) / 60
     command = "python " + " ".join(sys.argv)
     write_json_atomic(args.work / "results.json", {
@@ -192,20 +310,27 @@ def main() -> None:
         "",
         (f"Made by `{command}` in {minutes:.0f} min on "
          f"{platform.processor() or platform.machine()} (torch {torch.__version__}, "
-         f"{torch.get_num_threads()} threads)."),
+         f"{torch.get_num_threads()} threads); the curves are in `{curves.name}`."),
         "",
         (f"Budget: toy-shapes 16×16 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × "
-        f"pos_y 6); backbone `recipes/quickstart/backbone.yaml` trained {args.backbone_steps} "
-        f"steps; DisDiff `recipes/quickstart/disdiff.yaml` (conv4 encoder, N = 5, D = 8, batch "
-        f"16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run. Exact "
-        f"metrics (disentanglement_lib settings), pca1 codes, metric seed = training seed; "
-        f"mean ± std (population) over seeds {args.seeds}."),
+         f"pos_y 6); backbone `recipes/quickstart/backbone.yaml` trained {args.backbone_steps} "
+         f"steps; DisDiff `recipes/quickstart/disdiff.yaml` (conv4 encoder, N = 5, D = 8, batch "
+         f"16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run (a warm "
+         f"start adds {args.steps} steps to its source run). Exact metrics (disentanglement_lib "
+         f"settings), pca1 codes, metric seed = training seed; mean ± std (population) over "
+         f"seeds {args.seeds}. The probe: top-1 accuracy of the disentangling term's logits "
+         f"(argmax over the N codes = the sampled factor; chance 1/N = 0.2) on the first "
+         f"{PROBE_IMAGES} images, once per fifth of the timesteps, EMA weights, eval mode."),
         "",
         table(args, results),
         "",
+        "Probe accuracy of the invariant logits by timestep fifth (fifth 4: t near T):",
+        "",
+        probe_slices(args, results),
+        "",
         ("Per seed, with the last logged training terms and instruments (rec, the two "
-         "cross-entropies and the top-1 accuracy of their logits, chance = 0.2; w; the share of "
-         "the codes' gradient that comes from the disentangling term):"),
+         "cross-entropies and the top-1 accuracy of their logits on the logged batches; w; the "
+         "share of the codes' gradient that comes from the disentangling term):"),
         "",
         per_seed(args, results),
         "",
@@ -213,7 +338,7 @@ def main() -> None:
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.doc, doc)
     print(table(args, results))
-    print(f"written {args.doc} and {args.work / 'results.json'} ({minutes:.1f} min)")
+    print(f"written {args.doc}, {curves} and {args.work / 'results.json'} ({minutes:.1f} min)")
 
 
 if __name__ == "__main__":

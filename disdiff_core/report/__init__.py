@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from disdiff_core.errors import RunError
-from disdiff_core.io import atomic_path, write_text_atomic
+from disdiff_core.io import atomic_path, write_bytes_atomic, write_text_atomic
 from disdiff_core.report.document import (
     EVAL_PLOT,
     FORMATS,
@@ -47,11 +47,6 @@ __all__ = ["RunReport", "format_value", "gather", "is_loss_term", "natural_key",
 
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def _copy_atomic(source: Path, target: Path) -> None:
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
@@ -70,12 +65,12 @@ def write_report(run: Run, out_dir: str | Path | None = None, fmt: str = "md") -
     loss_plot = eval_plot = None
     losses = collect_series(report.records, is_training_curve)
     if losses:
-        _write_bytes_atomic(out / LOSS_PLOT,
+        write_bytes_atomic(out / LOSS_PLOT,
                             plot_curves(group_training_series(losses), log_y_when_positive=True))
         loss_plot = LOSS_PLOT
     evals = collect_series(report.records, is_eval_number)
     if evals:
-        _write_bytes_atomic(out / EVAL_PLOT,
+        write_bytes_atomic(out / EVAL_PLOT,
                             plot_curves(group_eval_series(evals), log_y_when_positive=False))
         eval_plot = EVAL_PLOT
     images: list[str] = []
