@@ -206,16 +206,17 @@ class DisDiffModel(nn.Module):
         return {"loss": total, **numbers, **_code_norms(state.z)}
 
     def code_gradient_norms(
-        self, x0: Tensor, *, generator: torch.Generator | None = None
+        self, x0: Tensor, *, generator: torch.Generator | None = None, step: int | None = None
     ) -> dict[str, float]:
         """‖∂L_term/∂z‖ for each loss term on one batch (keyed by the term's first number,
-        e.g. ``rec``, ``dis``): how much of the encoder's learning signal each term carries (E
-        learns only through z). An instrument: parameter gradients and the encoder's BatchNorm
-        statistics are left as they were."""
+        e.g. ``rec``, ``dis``) at optimiser step ``step`` (a λ warm-up needs it): how much of
+        the encoder's learning signal each term carries (E learns only through z). An
+        instrument: parameter gradients and the encoder's BatchNorm statistics are left as they
+        were."""
         buffers = {name: value.clone() for name, value in self.encoder.named_buffers()}
         try:
             with torch.enable_grad():
-                state = self._step_state(x0, generator=generator)
+                state = self._step_state(x0, generator=generator, step=step)
                 norms = {}
                 for label, values in self._term_values(state):
                     grad = None

@@ -51,8 +51,9 @@ def disentangle_accuracy(model: DisDiffModel, images: Tensor, *, slices: int = 5
                     factor = torch.randint(0, n, (x0.shape[0],), generator=generator,
                                            device=x0.device)
                     trace: dict[str, Tensor] = {}
+                    # step 0: a λ warm-up needs a step; λ scales the loss, not the logits
                     model.training_losses(x0, t=t, factor=factor, generator=generator,
-                                          trace=trace)
+                                          step=0, trace=trace)
                     for i, name in enumerate(LOGITS):
                         if f"dis_logits_{name}" not in trace:
                             raise ValueError("the model has no disentangle loss term to probe")

@@ -37,7 +37,7 @@ def gradient_hook(model: DisDiffModel, batch: LastBatch, every: int) -> Hook:
         if batch.x0 is None:
             return None
         generator = torch.Generator(device=batch.x0.device).manual_seed(trainer.step)
-        norms = model.code_gradient_norms(batch.x0, generator=generator)
+        norms = model.code_gradient_norms(batch.x0, generator=generator, step=trainer.step)
         total = sum(norms.values())
         shares = {f"share_{k}": v / total for k, v in norms.items()} if total > 0 else {}
         return {**norms, **shares}

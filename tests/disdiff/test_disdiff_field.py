@@ -9,7 +9,8 @@ from disdiff_toys import IMAGE, D, N, randomise, tiny_backbone, tiny_field
 from disdiff_core import registry
 from disdiff_core.errors import PluginError
 from disdiff_plugins.fields.factor_embeddings import OrthogonalFactorEmbedding
-from disdiff_plugins.fields.shift_unet import FoldedSkips
+from disdiff_plugins.nn.blocks import ResBlock
+from disdiff_plugins.nn.shared_skip import SharedSkipConcat
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +71,33 @@ def test_each_field_depends_on_its_own_code_and_factor(backbone) -> None:
     assert not torch.allclose(pair[:, 0], pair[:, 1])
 
 
-def test_folded_skips_repeat_each_example_in_place() -> None:
-    skips = [torch.arange(6.0).view(2, 3, 1, 1), torch.arange(2.0).view(2, 1, 1, 1)]
-    folded = FoldedSkips(skips, 3)
-    assert len(folded) == 2
-    assert folded[-1].flatten().tolist() == [0, 0, 0, 1, 1, 1]
-    assert [s.shape[0] for s in reversed(folded)] == [6, 6]
-    torch.testing.assert_close(folded[0][4], skips[0][1])
+@pytest.mark.parametrize(("h_channels", "skip_channels"), [(8, 8), (12, 4), (4, 12), (6, 10), (10, 6)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_shared_skip_block_equals_the_plain_concatenation(h_channels: int, skip_channels: int,
+                                                          dtype: torch.dtype) -> None:
+    # Groups of 4 channels over 16: (8, 8), (12, 4) and (4, 12) split on a group boundary; in
+    # (6, 10) and (10, 6) one group straddles activation and skip channels.
+    block = randomise(ResBlock(h_channels + skip_channels, 6, 12, norm_groups=4,
+                               cond_channels=(5,)), seed=2, scale=0.3)
+    gen = torch.Generator().manual_seed(0)
+    batch, repeats = 2, 3
+    h = torch.randn(batch * repeats, h_channels, 5, 5, generator=gen, requires_grad=True)
+    skip = torch.randn(batch, skip_channels, 5, 5, generator=gen)
+    emb, cond = torch.randn(batch * repeats, 6, generator=gen), torch.randn(batch * repeats, 5)
+    joined = SharedSkipConcat(h, skip, repeats)
+    plain = joined.materialize()
+    assert plain.shape == (6, h_channels + skip_channels, 5, 5)
+    torch.testing.assert_close(plain[4, h_channels:], skip[1])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        expected = block(plain, emb, (cond,))
+        shared = block(joined, emb, (cond,))
+    tolerance = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 0.05,
+                                                                          "rtol": 0.05}
+    torch.testing.assert_close(shared.float(), expected.float(), **tolerance)
+    grads = [torch.autograd.grad(out.float().square().sum(), [h, *block.parameters()])
+             for out in (expected, shared)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(b, a, **{k: 20 * v for k, v in tolerance.items()})
 
 
 def test_orthogonal_factor_embeddings_are_orthonormal() -> None:

@@ -86,3 +86,14 @@ def test_probe_accuracy_of_a_trained_field_is_not_pinned_to_code_zero() -> None:
     result = disentangle_accuracy(model, images(batch=8), slices=1, seed=0)
     assert 0.0 <= result["acc_invariant"] <= 1.0
     assert set(result) == {"acc_variant", "acc_variant_t0", "acc_invariant", "acc_invariant_t0"}
+
+
+def test_gradient_split_follows_a_lambda_warm_up() -> None:
+    # the gradient instrument runs inside training, where a λ warm-up needs the step
+    losses = [MeanShiftLoss(MeanShiftParams()),
+              DisentangleLoss(DisentangleParams(weight=1.0, warmup_steps=10))]
+    model = tiny_model(field_seed=5, losses=losses).train()
+    half, full = (model.code_gradient_norms(images(), generator=torch.Generator().manual_seed(1),
+                                            step=step) for step in (5, 10))
+    assert half["rec"] == pytest.approx(full["rec"])
+    assert half["dis"] == pytest.approx(full["dis"] / 2, rel=1e-4) and full["dis"] > 0

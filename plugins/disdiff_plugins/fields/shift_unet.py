@@ -32,17 +32,18 @@ instead of B. Before the attention blocks took the fused kernels, a pass cost �
 materialised the (L × L) attention matrix of all B·K rows at once (≈ 235 MB per 16×16 layer
 at 112 rows) and its backward a second one.
 
-The skips are repeated, not broadcast: each decoder block normalises and convolves the
-concatenation [activation, skip] as one tensor (its GroupNorm groups can straddle the two), so
-sharing the skip's part between the K rows would split every block's first convolution; the
-copy is made one skip at a time (:class:`FoldedSkips`), a few MB.
+The skips are shared, not repeated: the K rows of an example read the same backbone skips,
+so each decoder block's first GroupNorm–SiLU–convolution and its skip-path convolution spend
+the skip channels' share once per example and add it to the example's K rows
+(:mod:`disdiff_plugins.nn.shared_skip`; a GroupNorm group that straddles activation and skip
+channels is kept per row). Same fields to float rounding; at the reference size it removes
+about a quarter of the field's convolution FLOPs (``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import overload
 
 import torch
 from torch import Tensor, nn
@@ -56,34 +57,6 @@ from disdiff_plugins.fields.factor_embeddings import (
 )
 from disdiff_plugins.fields.specs import ShiftUNetParams
 from disdiff_plugins.nn.unet import BlockOptions, UNetDecoder
-
-
-class FoldedSkips(Sequence[Tensor]):
-    """Backbone skips with each example repeated ``repeats`` times along the batch (row
-    b·repeats + k is example b), materialised one skip at a time when the decoder reads it, so
-    the repeated copies never all live at once (each is dropped once concatenated)."""
-
-    def __init__(self, skips: Sequence[Tensor], repeats: int) -> None:
-        self._skips = skips
-        self._repeats = repeats
-
-    def __len__(self) -> int:
-        return len(self._skips)
-
-    @overload
-    def __getitem__(self, index: int) -> Tensor: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Tensor]: ...
-
-    def __getitem__(self, index: int | slice) -> Tensor | list[Tensor]:
-        if isinstance(index, slice):
-            return [self._fold(skip) for skip in self._skips[index]]
-        return self._fold(self._skips[index])
-
-    def _fold(self, skip: Tensor) -> Tensor:
-        batch, *rest = skip.shape
-        return skip.unsqueeze(1).expand(batch, self._repeats, *rest).reshape(-1, *rest)
 
 
 class ShiftUNetField(GradientField):
@@ -142,9 +115,8 @@ class ShiftUNetField(GradientField):
                 [self.decoder(features.skips, emb[:, j], (cond[:, j],)) for j in range(count)],
                 dim=1,
             )
-        out = self.decoder(
-            FoldedSkips(features.skips, count), emb.flatten(0, 1), (cond.flatten(0, 1),)
-        )
+        out = self.decoder(features.skips, emb.flatten(0, 1), (cond.flatten(0, 1),),
+                           skip_repeats=count)
         return out.unflatten(0, (batch, count))
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from disdiff_plugins.nn.layers import Downsample, Upsample, normalization, zero_module
+from disdiff_plugins.nn.shared_skip import SharedSkipConcat, shared_conv, shared_norm_act_conv
 
 
 class ConditionedBlock(nn.Module):
@@ -25,11 +26,17 @@ class ConditionedBlock(nn.Module):
 
 
 class ConditionedSequential(nn.Sequential):
-    """A sequence of blocks: conditioned ones get ``(x, emb, conds)``, the others ``x``."""
+    """A sequence of blocks: conditioned ones get ``(x, emb, conds)``, the others ``x``. The
+    input may be a :class:`SharedSkipConcat` (a decoder block's [activation, shared skip]):
+    a :class:`ResBlock` takes it as it is, any other layer gets the plain concatenation."""
 
-    def forward(self, x: Tensor, emb: Tensor, conds: Sequence[Tensor] = ()) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor | SharedSkipConcat, emb: Tensor,  # type: ignore[override]
+                conds: Sequence[Tensor] = ()) -> Tensor:
         for layer in self:
+            if isinstance(x, SharedSkipConcat) and not isinstance(layer, ResBlock):
+                x = x.materialize()
             x = layer(x, emb, conds) if isinstance(layer, ConditionedBlock) else layer(x)
+        assert isinstance(x, Tensor)
         return x
 
 
@@ -112,18 +119,28 @@ class ResBlock(ConditionedBlock):
             kernel = 3 if conv_skip else 1
             self.skip_connection = nn.Conv2d(channels, out_channels, kernel, padding=kernel // 2)
 
-    def forward(self, x: Tensor, emb: Tensor, conds: Sequence[Tensor] = ()) -> Tensor:
-        """x (B, C, H, W), emb (B, E), conds[i] (B, cond_channels[i]) → (B, C_out, H', W')."""
+    def forward(self, x: Tensor | SharedSkipConcat, emb: Tensor,  # type: ignore[override]
+                conds: Sequence[Tensor] = ()) -> Tensor:
+        """x (B, C, H, W), emb (B, E), conds[i] (B, cond_channels[i]) → (B, C_out, H', W').
+        ``x`` may be a :class:`SharedSkipConcat`: the skip channels' share of the first
+        convolution and of the skip path then runs once per example (same numbers)."""
         if len(conds) != len(self.cond_layers):
             raise ValueError(
                 f"this ResBlock takes {len(self.cond_layers)} extra conditionings, got {len(conds)}"
             )
-        if self.updown:
+        if isinstance(x, SharedSkipConcat):
+            if self.updown or not isinstance(self.skip_connection, nn.Conv2d):
+                return self(x.materialize(), emb, conds)
+            norm, act, conv = self.in_layers
+            h = shared_norm_act_conv(norm, act, conv, x)
+            skip = shared_conv(self.skip_connection, x, x.h.shape[1])
+        elif self.updown:
             in_rest, in_conv = self.in_layers[:-1], self.in_layers[-1]
             h = in_conv(self.h_upd(in_rest(x)))
-            x = self.x_upd(x)
+            skip = self.skip_connection(self.x_upd(x))
         else:
             h = self.in_layers(x)
+            skip = self.skip_connection(x)
         projections = [self.emb_layers(emb)] + [
             layer(cond) for layer, cond in zip(self.cond_layers, conds, strict=True)
         ]
@@ -135,7 +152,7 @@ class ResBlock(ConditionedBlock):
                 h = h * (1 + scale) + shift
         else:
             h = out_norm(h + sum(p.to(h.dtype)[..., None, None] for p in projections))
-        return self.skip_connection(x) + out_rest(h)
+        return skip + out_rest(h)
 
 
 def spatial_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int) -> Tensor:

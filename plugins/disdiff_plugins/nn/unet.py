@@ -28,6 +28,7 @@ from disdiff_plugins.nn.blocks import (
 )
 from disdiff_plugins.nn.embeddings import TimestepEmbedder
 from disdiff_plugins.nn.layers import Downsample, Upsample, normalization, zero_module
+from disdiff_plugins.nn.shared_skip import SharedSkipConcat
 
 
 @dataclass(frozen=True)
@@ -210,12 +211,23 @@ class UNetDecoder(nn.Module):
             zero_module(nn.Conv2d(ch, out_channels or layout.sample_channels, 3, padding=1)),
         )
 
-    def forward(self, skips: Sequence[Tensor], emb: Tensor, conds: Sequence[Tensor] = ()) -> Tensor:
+    def forward(self, skips: Sequence[Tensor], emb: Tensor, conds: Sequence[Tensor] = (), *,
+                skip_repeats: int = 1) -> Tensor:
         """skips: the encoder half's outputs in order (the last one is the bottleneck);
-        emb (B, E); conds[i] (B, cond_channels[i]) → (B, out_channels, H, W)."""
+        emb (B·R, E); conds[i] (B·R, cond_channels[i]) → (B·R, out_channels, H, W).
+
+        ``skip_repeats`` R > 1: the skips have B rows, each shared by R consecutive rows of the
+        decoder's batch (DisDiff's field: one row per example and factor). The skips are then
+        never repeated: each block reads them as a :class:`SharedSkipConcat` and spends the
+        skip channels' share of its first convolutions once per example."""
         if len(skips) != len(self.output_blocks):
             raise ValueError(f"{len(skips)} skips for {len(self.output_blocks)} output blocks")
-        h = self.middle_block(skips[-1], emb, conds)
+        bottleneck = skips[-1]
+        if skip_repeats > 1:
+            bottleneck = bottleneck.repeat_interleave(skip_repeats, dim=0)
+        h = self.middle_block(bottleneck, emb, conds)
         for block, skip in zip(self.output_blocks, reversed(skips), strict=True):
-            h = block(torch.cat([h, skip], dim=1), emb, conds)
+            joined = (torch.cat([h, skip], dim=1) if skip_repeats == 1
+                      else SharedSkipConcat(h, skip, skip_repeats))
+            h = block(joined, emb, conds)
         return self.out(h)
