@@ -2,7 +2,7 @@
 on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
     python experiments/term_overfit.py RUN --data STORE [--images 32] [--steps 150]
-        [--lr 1e-3] [--t-low 0] [--t-high T] [--threads 1]
+        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -12,6 +12,11 @@ batch rises above chance (1/N), the gradient path from the cross-entropies into 
 and the ranking is learnable from this backbone's ŷ0 predictions; the same draws on OTHER images
 (printed alongside) say whether what was learnt carries over. A run's study figures where the
 term stays at chance are then a matter of budget and weighting, not of plumbing.
+
+``--fresh`` draws a new batch (images, t, ε, c) at every step instead, still with the encoder
+frozen and the term alone: does the field learn a ranking that holds across images, when
+nothing else moves? Accuracy is then printed on the training batch of the step and on a fixed
+batch of other images.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--t-low", type=int, default=0)
     parser.add_argument("--t-high", type=int, default=None, help="default: T")
+    parser.add_argument("--fresh", action="store_true", help="a new batch at every step")
     parser.add_argument("--every", type=int, default=15, help="print every this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -71,22 +77,32 @@ def main() -> None:
     model.field.requires_grad_(True).train()
     store = open_store(args.data)
     rng = np.random.RandomState(args.seed)
-    rows = rng.permutation(store.num_images)[: 2 * args.images]
-    fixed, other = pixels(store, np.sort(rows[: args.images])), pixels(store, np.sort(rows[args.images:]))
+    rows = rng.permutation(store.num_images)
+    held_rows, training_rows = np.sort(rows[: args.images]), rows[args.images:]
+    other = pixels(store, held_rows)
+    fixed = pixels(store, np.sort(training_rows[: args.images]))
     gen = torch.Generator().manual_seed(args.seed)
     high = args.t_high or model.schedule.num_timesteps
-    draws = {"t": torch.randint(args.t_low, high, (args.images,), generator=gen),
-             "noise": torch.randn(args.images, *model.backbone.sample_shape, generator=gen),
-             "factor": torch.randint(0, model.num_factors, (args.images,), generator=gen)}
+
+    def draw() -> dict[str, Tensor]:
+        return {"t": torch.randint(args.t_low, high, (args.images,), generator=gen),
+                "noise": torch.randn(args.images, *model.backbone.sample_shape, generator=gen),
+                "factor": torch.randint(0, model.num_factors, (args.images,), generator=gen)}
+
+    draws = held_draws = draw()
     optimizer = torch.optim.Adam(model.field.parameters(), lr=args.lr)
-    print(f"field of {args.run} on the term alone, {args.images} fixed images, t in "
+    batch = "fresh" if args.fresh else "fixed"
+    print(f"field of {args.run} on the term alone, {args.images} {batch} images, t in "
           f"[{args.t_low}, {high}), chance {1 / model.num_factors:.2f}")
     print(f"{'step':>5} {'loss':>7} {'acc var.':>9} {'acc inv.':>9} {'other images: var.':>19}"
           f" {'inv.':>5}")
     for step in range(args.steps + 1):
         if step % args.every == 0:  # first: each forward re-syncs Ē in place
             with torch.no_grad():
-                _, held = accuracies(model, other, draws, args.seed)
+                _, held = accuracies(model, other, held_draws, args.seed)
+        if args.fresh and step > 0:
+            fixed = pixels(store, np.sort(rng.choice(training_rows, args.images, replace=False)))
+            draws = draw()
         loss, fit = accuracies(model, fixed, draws, args.seed)
         if step % args.every == 0:
             print(f"{step:5d} {loss.item():7.3f} {fit['variant']:9.2f} {fit['invariant']:9.2f} "
