@@ -197,18 +197,20 @@ def last_logged(run: Path, key: str) -> float | None:
 
 
 def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_path: Path) -> dict:
-    """Exact metrics, the accuracy probe and the last logged instruments of every run (the
-    previous results file's entries are reused: scoring a run takes minutes)."""
+    """Exact metrics, the accuracy probe and the last logged instruments of every run. Scores
+    are kept in ``WORK/scores.json`` by condition and seed, and reused (scoring a run takes a
+    minute): a study can be scored a few seeds at a time."""
     store = open_store(store_path)
     ground_truth = store.ground_truth()
     saved = read_results(args.work)
-    results: dict[str, Any] = {condition: {} for condition in args.conditions}
+    results: dict[str, Any] = {condition: {int(seed): entry for seed, entry in
+                                           saved.get(condition, {}).items()}
+                               for condition in args.conditions}
     architecture = next(c for c in args.conditions if c != "untrained")
     for seed in args.seeds:
         for condition in args.conditions:
-            known = saved.get(condition, {}).get(str(seed))
-            if known and "probe/acc_invariant" in known or (known and condition == "untrained"):
-                results[condition][seed] = known
+            known = results[condition].get(seed)
+            if known and ("probe/acc_invariant" in known or condition == "untrained"):
                 continue
             run = runs[(architecture if condition == "untrained" else condition, seed)]
             start = time.monotonic()
