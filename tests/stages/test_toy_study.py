@@ -1,5 +1,6 @@
 """The demonstration script (experiments/toy_disentanglement.py) end to end on a minimal budget:
-it trains, scores every condition and writes its table (slow: exact metrics for 4 conditions)."""
+it trains (a warm start after the run it starts from), scores every condition with the accuracy
+probe, and writes its tables and curves (slow: exact metrics for 3 conditions)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,18 @@ def test_study_writes_its_table(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--work", str(tmp_path / "work"), "--seeds", "0",
-         "--backbone-steps", "4", "--steps", "2", "--doc", str(doc)],
+         "--backbone-steps", "4", "--steps", "2", "--doc", str(doc),
+         "--conditions", "disdiff-warm", "untrained"],
         check=False, capture_output=True, text=True, timeout=900,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     text = doc.read_text()
-    for label in ("DisDiff (λ = 0.05, faithful)", "w normalised", "λ = 0 (PDAE-style)",
-                  "untrained encoder"):
+    for label in ("warm-started from the λ = 0 run", "untrained encoder", "t in fifth 4"):
         assert label in text
+    assert (tmp_path / "doc-curves.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((tmp_path / "work" / "results.json").read_text())
-    assert set(results["results"]) == {"disdiff", "disdiff-wnorm", "lambda0", "untrained"}
-    assert 0.0 <= results["results"]["lambda0"]["0"]["dci/disentanglement"] <= 1.0
+    assert set(results["results"]) == {"disdiff-warm", "untrained"}
+    warm = results["results"]["disdiff-warm"]["0"]
+    assert 0.0 <= warm["dci/disentanglement"] <= 1.0 and 0.0 <= warm["probe/acc_invariant"] <= 1.0
+    # the warm start trained the λ = 0 run it starts from first
+    assert (tmp_path / "work" / "runs" / "lambda0-seed0" / "weights").is_dir()
