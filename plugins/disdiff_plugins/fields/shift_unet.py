@@ -13,21 +13,23 @@ second convolution (:class:`~disdiff_plugins.nn.blocks.ResBlock`):
 The time embedding is the frozen backbone's (part of its features), as in the reference.
 
 Batched evaluation (the default): for B examples and K requested factors the factor axis is
-folded into the batch (row b·K + k), the backbone features are repeated per row instead of being
-recomputed, and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs it K times in a
+folded into the batch (row b·K + k), the backbone features are computed once per example and
+shared by its K rows (below), and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs it K times in a
 Python loop as the reference does; both give the same fields (``bench/bench_field.py`` and
 ``bench/bench_step.py`` time them; figures in ``bench/RESULTS.md``).
 
-Why batched is the default, by measurement at the reference size (B = 16, K = 6, CPU; CPU
-time, which other processes on a shared machine blur far less than wall time): one field
+Why batched is the default, by measurement at the reference size (B = 16, K = 6, CPU): with
+the shared skips a whole training step runs at 4.67–5.42 images/s against the loop's
+3.98–4.14 on an idle machine (×1.18–1.31 in the same invocation; 441 against 485 GFLOP a step)
+and peaks no higher (≈ 2.65 GB both). Before the skips were shared (CPU time, which other
+processes on a shared machine blur far less than wall time): one field
 forward + backward costs 4.3 s of CPU batched against 4.8 s looped on one thread (fewer, larger
 GEMMs, and one pass of per-layer dispatch instead of K); a whole training step 23 s against
 36 s on two threads (interleaved in one process, best of four; wall-clock comparisons on the
 shared machine went both ways, ``bench/RESULTS.md``). On a GPU the folded pass
-launches K times fewer, K times larger kernels. The batched pass peaks about 0.2 GB higher
-(2.0 against 1.75 GB): autograd saves the same activations in both modes, but each layer's
-transient buffers (its gradients, convolution scratch, the repeated skip) hold B·K rows at once
-instead of B. Before the attention blocks took the fused kernels, a pass cost ≈ 1.7 s more
+launches K times fewer, K times larger kernels. The batched field pass alone then peaked about
+0.2 GB higher (2.0 against 1.75 GB): each layer's transient buffers (its gradients, convolution
+scratch, the repeated skip) held B·K rows at once instead of B. Before the attention blocks took the fused kernels, a pass cost ≈ 1.7 s more
 (6.1 s batched, 6.4 s looped) and the batched one peaked 0.6 GB higher: the math fallback
 materialised the (L × L) attention matrix of all B·K rows at once (≈ 235 MB per 16×16 layer
 at 112 rows) and its backward a second one.
