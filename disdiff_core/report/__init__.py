@@ -66,12 +66,12 @@ def write_report(run: Run, out_dir: str | Path | None = None, fmt: str = "md") -
     losses = collect_series(report.records, is_training_curve)
     if losses:
         write_bytes_atomic(out / LOSS_PLOT,
-                            plot_curves(group_training_series(losses), log_y_when_positive=True))
+                           plot_curves(group_training_series(losses), log_y_when_positive=True))
         loss_plot = LOSS_PLOT
     evals = collect_series(report.records, is_eval_number)
     if evals:
         write_bytes_atomic(out / EVAL_PLOT,
-                            plot_curves(group_eval_series(evals), log_y_when_positive=False))
+                           plot_curves(group_eval_series(evals), log_y_when_positive=False))
         eval_plot = EVAL_PLOT
     images: list[str] = []
     for relative in report.images:

@@ -14,9 +14,10 @@ The time embedding is the frozen backbone's (part of its features), as in the re
 
 Batched evaluation (the default): for B examples and K requested factors the factor axis is
 folded into the batch (row b·K + k), the backbone features are computed once per example and
-shared by its K rows (below), and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs it K times in a
-Python loop as the reference does; both give the same fields (``bench/bench_field.py`` and
-``bench/bench_step.py`` time them; figures in ``bench/RESULTS.md``).
+shared by its K rows (below), and the decoder runs ONCE over B·K rows. ``per_factor_loop`` runs
+it K times in a Python loop as the reference does; both give the same fields
+(``bench/bench_field.py`` and ``bench/bench_step.py`` time them; figures in
+``bench/RESULTS.md``).
 
 Why batched is the default, by measurement at the reference size (B = 16, K = 6, CPU): with
 the shared skips a whole training step runs at 4.67–5.42 images/s against the loop's
@@ -29,17 +30,17 @@ GEMMs, and one pass of per-layer dispatch instead of K); a whole training step 2
 shared machine went both ways, ``bench/RESULTS.md``). On a GPU the folded pass
 launches K times fewer, K times larger kernels. The batched field pass alone then peaked about
 0.2 GB higher (2.0 against 1.75 GB): each layer's transient buffers (its gradients, convolution
-scratch, the repeated skip) held B·K rows at once instead of B. Before the attention blocks took the fused kernels, a pass cost ≈ 1.7 s more
-(6.1 s batched, 6.4 s looped) and the batched one peaked 0.6 GB higher: the math fallback
-materialised the (L × L) attention matrix of all B·K rows at once (≈ 235 MB per 16×16 layer
-at 112 rows) and its backward a second one.
+scratch, the repeated skip) held B·K rows at once instead of B. Before the attention blocks
+took the fused kernels, a pass cost ≈ 1.7 s more (6.1 s batched, 6.4 s looped) and the
+batched one peaked 0.6 GB higher: the math fallback materialised the (L × L) attention matrix
+of all B·K rows at once (≈ 235 MB per 16×16 layer at 112 rows) and its backward a second one.
 
 The skips are shared, not repeated: the K rows of an example read the same backbone skips,
 so each decoder block's first GroupNorm–SiLU–convolution and its skip-path convolution spend
 the skip channels' share once per example and add it to the example's K rows
 (:mod:`disdiff_plugins.nn.shared_skip`; a GroupNorm group that straddles activation and skip
 channels is kept per row). Same fields to float rounding; at the reference size it removes
-about a quarter of the field's convolution FLOPs (``bench/RESULTS.md``).
+14 % of the field's FLOPs (310.8 → 267.3 GFLOP forward + backward, ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -19,16 +19,22 @@ def zero_module(module: M) -> M:
     return module
 
 
+def group_norm32(x: Tensor, num_groups: int, weight: Tensor | None, bias: Tensor | None,
+                 eps: float) -> Tensor:
+    """``F.group_norm`` computed in (at least) float32 whatever the input dtype (as ADM), for
+    stable statistics under half precision; the result has the input's dtype."""
+    if x.dtype not in (torch.float16, torch.bfloat16):
+        return F.group_norm(x, num_groups, weight, bias, eps)
+    weight = weight.float() if weight is not None else None
+    bias = bias.float() if bias is not None else None
+    return F.group_norm(x.float(), num_groups, weight, bias, eps).to(x.dtype)
+
+
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm computed in (at least) float32 whatever the input dtype (as ADM), for stable
-    statistics under half precision."""
+    """GroupNorm with :func:`group_norm32`'s float32 statistics."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype not in (torch.float16, torch.bfloat16):
-            return super().forward(x)
-        weight = self.weight.float() if self.weight is not None else None
-        bias = self.bias.float() if self.bias is not None else None
-        return F.group_norm(x.float(), self.num_groups, weight, bias, self.eps).to(x.dtype)
+        return group_norm32(x, self.num_groups, self.weight, self.bias, self.eps)
 
 
 def normalization(channels: int, groups: int = 32) -> GroupNorm32:

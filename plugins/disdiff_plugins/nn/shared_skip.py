@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from disdiff_plugins.nn.layers import group_norm32
+
 
 @dataclass(frozen=True)
 class SharedSkipConcat:
@@ -85,13 +87,9 @@ def _leading_channels(x: SharedSkipConcat, split: int) -> Tensor:
 
 
 def _group_norm(norm: nn.GroupNorm, x: Tensor, start: int, stop: int) -> Tensor:
-    """``norm`` restricted to its channels [start, stop) (whole groups), in the dtype rule of
-    :class:`~disdiff_plugins.nn.layers.GroupNorm32`."""
+    """``norm`` restricted to its channels [start, stop) (whole groups), with
+    :class:`~disdiff_plugins.nn.layers.GroupNorm32`'s float32 statistics."""
     groups = (stop - start) * norm.num_groups // norm.num_channels
     weight = norm.weight[start:stop] if norm.weight is not None else None
     bias = norm.bias[start:stop] if norm.bias is not None else None
-    if x.dtype in (torch.float16, torch.bfloat16):
-        weight = weight.float() if weight is not None else None
-        bias = bias.float() if bias is not None else None
-        return F.group_norm(x.float(), groups, weight, bias, norm.eps).to(x.dtype)
-    return F.group_norm(x, groups, weight, bias, norm.eps)
+    return group_norm32(x, groups, weight, bias, norm.eps)
