@@ -37,6 +37,7 @@ import torch
 
 from disdiff_core.api import encode_store, load_disdiff
 from disdiff_core.data.store import open_store
+from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.evaluation import evaluate_codes
 from disdiff_core.io import write_bytes_atomic, write_json_atomic, write_text_atomic
 from disdiff_core.loading import read_run_recipe
@@ -174,9 +175,9 @@ def losses_override(disentangle_params: str) -> str:
     return f"losses=[{{plugin: mean-shift}}, {{plugin: disentangle, params: {disentangle_params}}}]"
 
 
-def codes_of(condition: str, seed: int, run: Path, store: Any) -> np.ndarray:
-    """(images, N, D) codes of the trained EMA encoder, or of a freshly initialised one."""
-    model = load_disdiff(run, "cpu")
+def codes_of(model: DisDiffModel, condition: str, seed: int, run: Path, store: Any) -> np.ndarray:
+    """(images, N, D) codes of the trained EMA encoder, or (``untrained``) of a freshly
+    initialised one put into ``model``."""
     if condition == "untrained":
         torch.manual_seed(seed)
         fresh = build_component("encoder", "encoder", read_run_recipe(run).encoder, frozen=False)
@@ -184,16 +185,19 @@ def codes_of(condition: str, seed: int, run: Path, store: Any) -> np.ndarray:
     return encode_store(model, store)
 
 
-def probe(run: Path, store: Any, seed: int) -> dict[str, float]:
+def probe(model: DisDiffModel, store: Any, seed: int) -> dict[str, float]:
     """The disentangling term's top-1 accuracy by timestep slice on the first images."""
     images = torch.from_numpy(store.read(0, min(PROBE_IMAGES, store.num_images)))
     images = images.permute(0, 3, 1, 2).float() / 127.5 - 1
-    return disentangle_accuracy(load_disdiff(run, "cpu"), images, seed=seed)
+    return disentangle_accuracy(model, images, seed=seed)
 
 
-def last_logged(run: Path, key: str) -> float | None:
-    values = [r[key] for r in Run.open(run).read_metrics() if key in r]
-    return values[-1] if values else None
+def last_logged(run: Path) -> dict[str, float]:
+    """The last logged value of every key of a run's metrics log."""
+    latest: dict[str, float] = {}
+    for record in Run.open(run).read_metrics():
+        latest.update(record)
+    return latest
 
 
 def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_path: Path) -> dict:
@@ -214,14 +218,15 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
                 continue
             run = runs[(architecture if condition == "untrained" else condition, seed)]
             start = time.monotonic()
-            codes = codes_of(condition, seed, run, store)
+            model = load_disdiff(run, "cpu")
+            codes = codes_of(model, condition, seed, run, store)
             result = evaluate_codes(codes, METRICS, ground_truth=ground_truth, seeds=[seed])
             entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
                      for _, metric, number in COLUMNS if metric != "probe"}
             if condition != "untrained":
-                entry.update({f"probe/{k}": v for k, v in probe(run, store, seed).items()})
-                for key in INSTRUMENTS:
-                    entry[f"final/{key}"] = last_logged(run, key)
+                entry.update({f"probe/{k}": v for k, v in probe(model, store, seed).items()})
+                latest = last_logged(run)
+                entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
             results[condition][seed] = entry
             print(f"seed {seed} {condition:<9} " + "  ".join(
                 f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
@@ -277,15 +282,16 @@ def probe_slices(args: argparse.Namespace, results: dict[str, Any]) -> str:
 def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], path: Path) -> None:
     """One panel per instrument of :data:`CURVES`, one curve per condition (mean over seeds of
     the logged values at each step)."""
+    trained = [condition for condition in args.conditions if condition != "untrained"]
+    logs = {(condition, seed): Run.open(runs[(condition, seed)]).read_metrics()
+            for condition in trained for seed in args.seeds}
     panels: dict[str, Series] = {}
     for key, title in CURVES.items():
         series: Series = {}
-        for condition in args.conditions:
-            if condition == "untrained":
-                continue
+        for condition in trained:
             by_step: dict[int, list[float]] = {}
             for seed in args.seeds:
-                for record in Run.open(runs[(condition, seed)]).read_metrics():
+                for record in logs[(condition, seed)]:
                     if key in record:
                         by_step.setdefault(record["step"], []).append(record[key])
             steps = sorted(by_step)
