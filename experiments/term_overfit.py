@@ -31,6 +31,7 @@ from torch import Tensor
 from disdiff_core.api import load_disdiff
 from disdiff_core.data.store import open_store
 from disdiff_core.disdiff import DisDiffModel
+from disdiff_core.loading import to_model_input
 from disdiff_core.term_probe import LOGITS
 from disdiff_plugins.losses.disentangle import DisentangleLoss
 from disdiff_plugins.losses.specs import DisentangleParams
@@ -53,7 +54,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def pixels(store, rows: np.ndarray) -> Tensor:
-    return torch.from_numpy(store.read_rows(rows)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_model_input(store.read_rows(rows), torch.device("cpu"))
 
 
 def accuracies(model: DisDiffModel, x0: Tensor, draws: dict[str, Tensor],

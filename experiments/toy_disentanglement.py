@@ -40,7 +40,7 @@ from disdiff_core.data.store import open_store
 from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.evaluation import evaluate_codes
 from disdiff_core.io import write_bytes_atomic, write_json_atomic, write_text_atomic
-from disdiff_core.loading import read_run_recipe
+from disdiff_core.loading import read_run_recipe, to_model_input
 from disdiff_core.report.plots import plot_curves
 from disdiff_core.report.series import Series
 from disdiff_core.runs import Run
@@ -187,8 +187,7 @@ def codes_of(model: DisDiffModel, condition: str, seed: int, run: Path, store: A
 
 def probe(model: DisDiffModel, store: Any, seed: int) -> dict[str, float]:
     """The disentangling term's top-1 accuracy by timestep slice on the first images."""
-    images = torch.from_numpy(store.read(0, min(PROBE_IMAGES, store.num_images)))
-    images = images.permute(0, 3, 1, 2).float() / 127.5 - 1
+    images = to_model_input(store.read(0, min(PROBE_IMAGES, store.num_images)), torch.device("cpu"))
     return disentangle_accuracy(model, images, seed=seed)
 
 
