@@ -152,6 +152,24 @@ def test_uniform_weight_mode_weights_every_example_by_one() -> None:
     assert out["w"].item() == pytest.approx(w_latent.mean(), rel=1e-5)
 
 
+def test_t_range_applies_the_term_to_the_examples_in_the_band_only() -> None:
+    # t = [0, 7]: with t_range [5, 10) only the second example counts, still divided by B
+    step, encoder = _step(seed=1)
+    out = DisentangleLoss(DisentangleParams(weight=0.3, t_range=(5, 10)))(step)
+    ce_var, ce_inv, w = _hand_terms(step, encoder, "latent")
+    assert out["loss"].item() == pytest.approx(0.3 * w[1] * (ce_var[1] + ce_inv[1]) / B, rel=1e-5)
+    assert out["w"].item() == pytest.approx(w.mean(), rel=1e-5)  # the logged w: all examples
+    out["loss"].backward()
+    assert step.field_c.grad[0].abs().sum() == 0 and step.field_c.grad[1].abs().sum() > 0
+    assert "only t in [5, 10)" in DisentangleLoss(DisentangleParams(t_range=(5, 10))).describe()
+
+
+@pytest.mark.parametrize("t_range", [(5, 5), (7, 3), (-1, 4)])
+def test_t_range_must_be_an_ordered_band(t_range: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="t_range"):
+        DisentangleParams(t_range=t_range)
+
+
 def test_latent_weight_is_the_closed_form_shift() -> None:
     # ŷ0^c − ŷ0 = (b_t²/√ᾱ_t)·G_c, so w = mean(((1 − ᾱ_t)/√ᾱ_t · G_c)²)
     step, _ = _step(seed=2)

@@ -17,8 +17,9 @@ in float32 even under bf16 autocast: early in training ẑ^c − ẑ is tiny, an
 two nearly equal codes is rounding noise.
 
 Stabilisers (options, all off by default = the reference): a linear λ warm-up, the batch-mean
-normalisation of w, a cap on w. The ``w`` metric is always the raw batch mean of w, so its
-growth stays visible whichever stabiliser runs.
+normalisation of w, a cap on w. Also an option: ``t_range``, the term on a band of timesteps
+only (w set to 0 elsewhere, after the stabilisers). The ``w`` metric is always the raw batch
+mean of w, so its growth stays visible whichever option runs.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class DisentangleLoss(LossTerm):
             pair = (x_hat, x_hat_c) if self.params.weight_mode == "image" else (y0_hat, y0_hat_c)
             w_raw = (pair[0] - pair[1]).square().flatten(1).mean(dim=1)
             w = torch.ones_like(w_raw) if self.params.weight_mode == "uniform" else w_raw
-            w = self._stabilise(w)
+            w = self._stabilise(w) * self._in_t_range(t).to(w.dtype)
         lam = self.current_lambda(step.step)
         per_example = w * lam * (ce_variant + ce_invariant)
         loss = per_example.mean()
@@ -134,6 +135,13 @@ class DisentangleLoss(LossTerm):
             **_w_by_timestep(w_raw, t, schedule.num_timesteps),
         }
 
+    def _in_t_range(self, t: Tensor) -> Tensor:
+        """Which examples the term applies to: all, or those with t in ``t_range``."""
+        if self.params.t_range is None:
+            return torch.ones_like(t, dtype=torch.bool)
+        low, high = self.params.t_range
+        return (t >= low) & (t < high)
+
     def _stabilise(self, w: Tensor) -> Tensor:
         if self.params.w_normalize:
             w = w / w.mean().clamp_min(torch.finfo(w.dtype).tiny)
@@ -152,9 +160,11 @@ class DisentangleLoss(LossTerm):
             )
             if on
         ]
-        code = "" if p.code_gradient == "live" else ", G_c on a detached z_c (ablation)"
+        options = "" if p.code_gradient == "live" else ", G_c on a detached z_c (ablation)"
+        if p.t_range is not None:
+            options += f", only t in [{p.t_range[0]}, {p.t_range[1]})"
         weighting = "w ≡ 1" if p.weight_mode == "uniform" else f"w over the {p.weight_mode}"
         return (
-            f"disentangle (λ = {p.weight}, {weighting}{code}; stabilisers: "
+            f"disentangle (λ = {p.weight}, {weighting}{options}; stabilisers: "
             f"{', '.join(stabilisers) or 'none'})"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from disdiff_core.plugin import Params, PluginSpec
 
@@ -42,6 +42,13 @@ class DisentangleParams(Params):
         "trains the encoder (live, the reference), or on a detached z_c, so it trains the "
         "field only (detached: an ablation; one more field pass of B rows)",
     )
+    t_range: tuple[int, int] | None = Field(
+        None,
+        description="option: apply the term only to examples whose timestep t lies in "
+        "[low, high) (the others weigh 0; the loss stays a mean over the whole batch). None: "
+        "every t (the reference). A field trained on the term alone learns a ranking that "
+        "holds on new images within a 200-step slice of t, not across all of 0..T-1",
+    )
     warmup_steps: int = Field(
         0,
         ge=0,
@@ -55,6 +62,14 @@ class DisentangleParams(Params):
         description="stabiliser: divide w by its batch mean, so the term's scale no longer "
         "grows with the field's magnitude (applied before w_max)",
     )
+
+
+    @field_validator("t_range")
+    @classmethod
+    def _ordered_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            raise ValueError(f"t_range must be [low, high) with 0 <= low < high, got {list(value)}")
+        return value
 
 
 MEAN_SHIFT = PluginSpec(
