@@ -96,6 +96,12 @@ CONDITIONS = {
     "disdiff-warm-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1) warm-started from λ = 0",
                                       "{{weight: {lam}, weight_mode: uniform}}",
                                       warm_from="lambda0"),
+    "disdiff-warm-band-mid": Condition(
+        "DisDiff (λ = {lam}, w ≡ 1, only t in [400, 600)) warm-started from λ = 0",
+        "{{weight: {lam}, weight_mode: uniform, t_range: [400, 600]}}", warm_from="lambda0"),
+    "disdiff-warm-band-high": Condition(
+        "DisDiff (λ = {lam}, w ≡ 1, only t in [800, 1000)) warm-started from λ = 0",
+        "{{weight: {lam}, weight_mode: uniform, t_range: [800, 1000]}}", warm_from="lambda0"),
 }
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).

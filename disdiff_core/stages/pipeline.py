@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import IO
 
 from disdiff_core.errors import RecipeError, RunError
-from disdiff_core.recipes.resolve import ResolvedRecipe, find_recipe, load_recipe, recipes_dir
+from disdiff_core.recipes.compose import ComposedRecipe
+from disdiff_core.recipes.resolve import (
+    ResolvedRecipe,
+    find_recipe,
+    load_recipe,
+    recipes_dir,
+    resolve,
+)
 from disdiff_core.recipes.yaml_io import read_yaml
 from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
 from disdiff_core.stage_table import STAGE_NAMES
@@ -69,8 +76,17 @@ def stage_recipes(name_or_dir: str | Path) -> list[Path]:
 
 
 def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
-    """Whether the run was trained with this recipe (plugin provenance aside)."""
+    """Whether the run was trained with this recipe (plugin provenance aside).
+
+    The stored recipe is validated again by today's plugins first, so an option added to a
+    plugin since the run was trained (stored without it, meaning its default) does not make a
+    finished run look different; a stored recipe today's plugins reject is a different one."""
     stored = read_yaml(run_dir / RECIPE_FILE) or {}
+    stored.pop("provenance", None)
+    try:
+        stored = resolve(ComposedRecipe(stored)).to_dict()
+    except (RecipeError, RunError):
+        return False
     wanted = resolved.to_dict()
     stored.pop("provenance", None)
     wanted.pop("provenance", None)

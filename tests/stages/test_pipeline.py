@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from stages_cli import disdiff, sets
 from test_stages_train import BACKBONE_OVERRIDES
 
@@ -56,3 +57,23 @@ def test_finished_stage_is_reused_and_a_changed_one_refused(tmp_path: Path) -> N
         decide(changed, out)
     Run.open(out).update(status="running")  # as if interrupted: resumed, not retrained
     assert decide(load_recipe("tiny/backbone", overrides), out) is Action.resume
+
+
+def test_a_run_stored_before_a_plugin_option_existed_is_still_the_same_recipe(
+    tmp_path: Path,
+) -> None:
+    # A run trained before the denoise loss had ``loss_type`` stored no such key; read with
+    # today's default it is the same recipe. An option today's plugin rejects makes it another.
+    overrides = [*BACKBONE_OVERRIDES, "train.steps=2", f"data.store={tmp_path / 'store'}"]
+    out = tmp_path / "runs/tiny-backbone"
+    disdiff(tmp_path, "pipeline", "tiny/backbone", *sets(overrides))
+    recipe_file = out / "recipe.yaml"
+    stored = yaml.safe_load(recipe_file.read_text())
+    assert stored["losses"][0]["params"].pop("loss_type") == "l1"
+    recipe_file.write_text(yaml.safe_dump(stored))
+    assert decide(load_recipe("tiny/backbone", overrides), out) is Action.reuse
+
+    stored["losses"][0]["params"]["no_such_option"] = 1
+    recipe_file.write_text(yaml.safe_dump(stored))
+    with pytest.raises(RunError, match="different recipe"):
+        decide(load_recipe("tiny/backbone", overrides), out)
