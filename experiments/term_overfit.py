@@ -1,8 +1,8 @@
 """Can the disentangling term learn at all on this backbone? Train a finished DisDiff run's field
 on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
-    python experiments/term_overfit.py RUN --data STORE [--images 32] [--steps 150]
-        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--threads 1]
+    python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32] [--steps 150]
+        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--train-encoder] [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -17,6 +17,10 @@ term stays at chance are then a matter of budget and weighting, not of plumbing.
 frozen and the term alone: does the field learn a ranking that holds across images, when
 nothing else moves? Accuracy is then printed on the training batch of the step and on a fixed
 batch of other images.
+
+``--train-encoder`` lets the encoder learn too, through G_c on its live code z_c (the
+reference's path; Ē follows E at every step, as in training): does the ranking still form when
+the codes it ranks move under it?
 """
 
 from __future__ import annotations
@@ -42,11 +46,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("run", type=Path, help="a finished DisDiff run")
     parser.add_argument("--data", type=Path, required=True, help="the run's dataset store")
     parser.add_argument("--images", type=int, default=32, help="images in the fixed batch")
+    parser.add_argument("--held-images", type=int, default=32,
+                        help="other images the accuracy is also measured on")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--t-low", type=int, default=0)
     parser.add_argument("--t-high", type=int, default=None, help="default: T")
     parser.add_argument("--fresh", action="store_true", help="a new batch at every step")
+    parser.add_argument("--train-encoder", action="store_true",
+                        help="the encoder learns too (through G_c on the live z_c)")
     parser.add_argument("--every", type=int, default=15, help="print every this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -74,24 +82,26 @@ def main() -> None:
     model = load_disdiff(args.run, "cpu")
     model.losses = [DisentangleLoss(DisentangleParams(weight=1.0, weight_mode="uniform"))]
     model.eval()
-    model.encoder.requires_grad_(False)
+    model.encoder.requires_grad_(args.train_encoder)
     model.field.requires_grad_(True).train()
     store = open_store(args.data)
     rng = np.random.RandomState(args.seed)
     rows = rng.permutation(store.num_images)
-    held_rows, training_rows = np.sort(rows[: args.images]), rows[args.images:]
+    held_rows, training_rows = np.sort(rows[: args.held_images]), rows[args.held_images:]
     other = pixels(store, held_rows)
     fixed = pixels(store, np.sort(training_rows[: args.images]))
     gen = torch.Generator().manual_seed(args.seed)
     high = args.t_high or model.schedule.num_timesteps
 
-    def draw() -> dict[str, Tensor]:
-        return {"t": torch.randint(args.t_low, high, (args.images,), generator=gen),
-                "noise": torch.randn(args.images, *model.backbone.sample_shape, generator=gen),
-                "factor": torch.randint(0, model.num_factors, (args.images,), generator=gen)}
+    def draw(images: int) -> dict[str, Tensor]:
+        return {"t": torch.randint(args.t_low, high, (images,), generator=gen),
+                "noise": torch.randn(images, *model.backbone.sample_shape, generator=gen),
+                "factor": torch.randint(0, model.num_factors, (images,), generator=gen)}
 
-    draws = held_draws = draw()
-    optimizer = torch.optim.Adam(model.field.parameters(), lr=args.lr)
+    held_draws = draw(args.held_images)  # the first batch's draws too, when the sizes agree
+    draws = held_draws if args.images == args.held_images else draw(args.images)
+    learners = [model.field, *([model.encoder] if args.train_encoder else [])]
+    optimizer = torch.optim.Adam([p for m in learners for p in m.parameters()], lr=args.lr)
     batch = "fresh" if args.fresh else "fixed"
     print(f"field of {args.run} on the term alone, {args.images} {batch} images, t in "
           f"[{args.t_low}, {high}), chance {1 / model.num_factors:.2f}")
@@ -103,7 +113,7 @@ def main() -> None:
                 _, held = accuracies(model, other, held_draws, args.seed)
         if args.fresh and step > 0:
             fixed = pixels(store, np.sort(rng.choice(training_rows, args.images, replace=False)))
-            draws = draw()
+            draws = draw(args.images)
         loss, fit = accuracies(model, fixed, draws, args.seed)
         if step % args.every == 0:
             print(f"{step:5d} {loss.item():7.3f} {fit['variant']:9.2f} {fit['invariant']:9.2f} "

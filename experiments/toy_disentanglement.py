@@ -96,12 +96,19 @@ CONDITIONS = {
     "disdiff-warm-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1) warm-started from λ = 0",
                                       "{{weight: {lam}, weight_mode: uniform}}",
                                       warm_from="lambda0"),
-    "disdiff-warm-band-mid": Condition(
-        "DisDiff (λ = {lam}, w ≡ 1, only t in [400, 600)) warm-started from λ = 0",
-        "{{weight: {lam}, weight_mode: uniform, t_range: [400, 600]}}", warm_from="lambda0"),
-    "disdiff-warm-band-high": Condition(
-        "DisDiff (λ = {lam}, w ≡ 1, only t in [800, 1000)) warm-started from λ = 0",
-        "{{weight: {lam}, weight_mode: uniform, t_range: [800, 1000]}}", warm_from="lambda0"),
+    **{f"disdiff-warm-band-{band}{suffix}": Condition(
+        f"DisDiff (λ = {weight}, w ≡ 1, only t in [{low}, {high})) warm-started from λ = 0",
+        f"{{{{weight: {weight}, weight_mode: uniform, t_range: [{low}, {high}]}}}}",
+        warm_from="lambda0")
+       for band, (low, high) in {"mid": (400, 600), "high": (800, 1000)}.items()
+       for suffix, weight in {"": "{lam}", "-l1": "1.0"}.items()},
+    "disdiff-warm-band-mid-l1-detached": Condition(
+        "DisDiff (λ = 1, w ≡ 1, only t in [400, 600), G_c on a detached code) warm-started",
+        "{{weight: 1.0, weight_mode: uniform, t_range: [400, 600], code_gradient: detached}}",
+        warm_from="lambda0"),
+    "disdiff-warm-band-mid-l02": Condition(
+        "DisDiff (λ = 0.2, w ≡ 1, only t in [400, 600)) warm-started from λ = 0",
+        "{{weight: 0.2, weight_mode: uniform, t_range: [400, 600]}}", warm_from="lambda0"),
 }
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
