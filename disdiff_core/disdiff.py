@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -118,6 +118,12 @@ class DisDiffModel(nn.Module):
             )
         if not losses:
             raise DisdiffError("DisDiff needs at least one loss term (e.g. mean-shift)")
+        num_timesteps = backbone.schedule.num_timesteps
+        for term in losses:
+            if term.timestep_band is not None and term.timestep_band[1] > num_timesteps:
+                raise DisdiffError(f"{term.describe()}: its timestep band ends at "
+                                   f"{term.timestep_band[1]}, past the backbone's T = "
+                                   f"{num_timesteps}")
         self.encoder = encoder
         self.field = field
         self.losses = tuple(losses)
@@ -194,7 +200,7 @@ class DisDiffModel(nn.Module):
                                  step=step, trace=trace)
         total: Tensor | None = None
         numbers: dict[str, Tensor] = {}
-        for _, values in self._term_values(state):
+        for _, values in self._term_values(state, generator, draw_bands=t is None):
             total = values["loss"] if total is None else total + values["loss"]
             for name, value in values.items():
                 if name == "loss":
@@ -218,7 +224,7 @@ class DisDiffModel(nn.Module):
             with torch.enable_grad():
                 state = self._step_state(x0, generator=generator, step=step)
                 norms = {}
-                for label, values in self._term_values(state):
+                for label, values in self._term_values(state, generator):
                     grad = None
                     if values["loss"].requires_grad:
                         (grad,) = torch.autograd.grad(values["loss"], state.z,
@@ -259,18 +265,43 @@ class DisDiffModel(nn.Module):
         if any(term.needs_sampled_factor for term in self.losses):
             self.sync_frozen_encoder()
         state = DisDiffStep(
-            schedule=schedule, x0=x0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, z=z,
+            schedule=schedule, x0=x0, y0=y0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, z=z,
             fields=fields, factor=factor, field_c=field_c, first_stage=self.first_stage,
             frozen_encoder=self.frozen_encoder, step=step, trace=trace,
         )
         state.record(y0=y0, z=z, y_t=y_t, eps_theta=eps_theta, fields=fields, field_c=field_c)
         return state
 
-    def _term_values(self, state: DisDiffStep) -> Iterator[tuple[str, dict[str, Tensor]]]:
-        """Each loss term's numbers, labelled by its first reported number (``rec``, ``dis``)."""
+    def _term_values(
+        self, state: DisDiffStep, generator: torch.Generator | None, *, draw_bands: bool = True
+    ) -> Iterator[tuple[str, dict[str, Tensor]]]:
+        """Each loss term's numbers, labelled by its first reported number (``rec``, ``dis``);
+        a term with a timestep band gets its own draws in it (when ``draw_bands``)."""
         for term in self.losses:
-            values = term(state)
+            band = term.timestep_band if draw_bands else None
+            values = term(state if band is None else self._band_state(state, term, generator))
             yield next((name for name in values if name != "loss"), "loss"), values
+
+    def _band_state(
+        self, state: DisDiffStep, term: LossTerm, generator: torch.Generator | None
+    ) -> DisDiffStep:
+        """The step redrawn for a term with a timestep band: the same images, codes and sampled
+        factors; t ~ U{low..high−1} and a new ε; ε_θ of the new y_t and G_c on those rows only
+        (on z_c, or on stopgrad(z_c) when the term asks for the detached code)."""
+        assert term.timestep_band is not None
+        low, high = term.timestep_band
+        batch, device = state.z.shape[0], state.z.device
+        t = low + _uniform_ints(high - low, batch, generator, device)
+        noise = _normal(state.y0.shape, generator, state.y0)
+        y_t = self.schedule.q_sample(state.y0, t, noise)
+        with torch.no_grad():
+            eps_theta, features = self.backbone.forward_with_features(y_t, t)
+        code = state.z[torch.arange(batch, device=device), state.factor][:, None]
+        if term.detached_factor_code:
+            code = code.detach()
+        field_c = self.field.forward_codes(features, t, code, state.factor[:, None])[:, 0]
+        return replace(state, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta,
+                                   fields=None, field_c=field_c)
 
     def _training_fields(
         self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor
@@ -280,7 +311,8 @@ class DisDiffModel(nn.Module):
         batch, n = z.shape[0], self.num_factors
         rows = torch.arange(batch, device=z.device)
         ids = torch.arange(n, device=z.device).expand(batch, n)
-        if not any(term.detached_factor_code for term in self.losses):
+        if not any(term.detached_factor_code and term.timestep_band is None
+                   for term in self.losses):
             fields = self.field.forward_codes(features, t, z, ids)
             return fields, fields[rows, factor]
         codes = torch.cat([z, z.detach()[rows, factor][:, None]], dim=1)

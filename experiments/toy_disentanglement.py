@@ -243,7 +243,7 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
             print(f"seed {seed} {condition:<9} " + "  ".join(
                 f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
                 if f"{m}/{n}" in entry) + f"  ({time.monotonic() - start:.0f} s)", flush=True)
-            write_json_atomic(args.work / "scores.json", results)
+            write_json_atomic(args.work / "scores.json", {**saved, **results})
     return results
 
 

@@ -27,13 +27,15 @@ class DisDiffStep:
     Attributes:
         schedule: the backbone's noise schedule (a_t, b_t, ᾱ_t …).
         x0: pixel images (B, 3, H, W) in [-1, 1].
+        y0: their diffusion-space latents s·ℰ(x0), without gradient.
         y_t: noised diffusion-space samples (B, C, h, w).
         t: (B,) long timesteps.
         noise: the ε that made y_t from y0.
         eps_theta: the frozen backbone's ε_θ(y_t, t), without gradient.
         z: the encoder's representation (B, N, D), with gradient into the encoder.
         fields: all sub-gradients G_k(y_t, t, z_k) (B, N, C, h, w), with gradient into the
-            field and (through z) the encoder.
+            field and (through z) the encoder; None in the draws made for a term with its own
+            timestep band (:attr:`LossTerm.timestep_band`), where only G_c is computed.
         factor: (B,) long: the sampled factor c of each example.
         field_c: G_c (B, C, h, w): the sampled factor's field, ``fields[b, c_b]`` of the same
             pass (gradient into the field AND, through z_c, the encoder: the reference's
@@ -50,12 +52,13 @@ class DisDiffStep:
 
     schedule: NoiseSchedule
     x0: Tensor
+    y0: Tensor
     y_t: Tensor
     t: Tensor
     noise: Tensor
     eps_theta: Tensor
     z: Tensor
-    fields: Tensor
+    fields: Tensor | None
     factor: Tensor
     field_c: Tensor
     first_stage: FirstStage
@@ -76,6 +79,11 @@ class LossTerm(ABC):
     needs_sampled_factor: bool = False
     #: Whether the term wants G_c on stopgrad(z_c) (costs B more rows in the field pass).
     detached_factor_code: bool = False
+    #: [low, high): in training, the term gets its own examples with t drawn in this band (the
+    #: same images, codes and sampled factors, new t and ε; one more backbone pass and a B-row
+    #: field pass for G_c) instead of the step's shared draws. None: the shared draws. A t
+    #: passed to the step explicitly (probes, tests) is used as given.
+    timestep_band: tuple[int, int] | None = None
 
     @abstractmethod
     def __call__(self, step: DisDiffStep) -> dict[str, Tensor]:

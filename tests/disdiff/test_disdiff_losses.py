@@ -51,6 +51,7 @@ def _step(seed: int = 0, **overrides) -> tuple[DisDiffStep, nn.Linear]:
     values = {
         "schedule": NoiseSchedule({"num_timesteps": T}),
         "x0": torch.zeros(B, 1, 2, 2),
+        "y0": torch.zeros(B, 1, 2, 2),
         "y_t": torch.randn(B, 1, 2, 2, generator=gen),
         "t": torch.tensor([0, 7]),
         "noise": torch.randn(B, 1, 2, 2, generator=gen),

@@ -9,6 +9,7 @@ from disdiff_toys import IMAGE, D, N, images, tiny_backbone, tiny_encoder, tiny_
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.errors import DisdiffError
+from disdiff_core.interfaces.loss import DisDiffStep
 from disdiff_plugins.first_stages.identity import IdentityFirstStage
 from disdiff_plugins.losses.disentangle import DisentangleLoss
 from disdiff_plugins.losses.mean_shift import MeanShiftLoss
@@ -128,6 +129,67 @@ def test_detached_code_ablation_keeps_the_disentangling_term_out_of_the_encoder(
                for p in ablation.encoder.parameters())
     assert sum(p.grad.abs().sum() for p in ablation.field.parameters()
                if p.grad is not None) > 0
+
+
+def _band_model(detached: bool = False, band: tuple[int, int] = (30, 60)) -> DisDiffModel:
+    params = DisentangleParams(weight=1.0, weight_mode="uniform", t_range=band,
+                               code_gradient="detached" if detached else "live")
+    return tiny_model(field_seed=5, losses=[MeanShiftLoss(MeanShiftParams()),
+                                            DisentangleLoss(params)])
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_a_term_with_a_timestep_band_gets_its_own_draws_in_the_band(detached: bool) -> None:
+    # After the step's shared draws, the generator gives the term t in [30, 60) and a new ε; the
+    # term then sees exactly the step a hand-made DisDiffStep with those draws gives it.
+    model, x0 = _band_model(detached), images()
+    before = {name: value.clone() for name, value in model.encoder.named_buffers()}
+    out = model.training_losses(x0, generator=_gen(6))
+    out["loss"].backward()  # the band's field pass trains the field (and, live, the encoder)
+    assert sum(p.grad.abs().sum() for p in model.field.parameters() if p.grad is not None) > 0
+    with torch.no_grad():  # BatchNorm statistics as the step found them
+        for name, value in model.encoder.named_buffers():
+            value.copy_(before[name])
+    y0, _, _, factor = _draws(model, x0, seed=6)
+    gen = _gen(6)
+    _draws_from(gen, model, x0)
+    t = 30 + torch.randint(30, (x0.shape[0],), generator=gen)
+    noise = torch.randn(y0.shape, generator=gen)
+    y_t = model.schedule.q_sample(y0, t, noise)
+    with torch.no_grad():
+        eps_theta = model.backbone(y_t, t)
+        z = model.encoder(x0)
+        fields = model.field(model.backbone.features(y_t, t), t, z)
+    model.sync_frozen_encoder()
+    by_hand = DisDiffStep(
+        schedule=model.schedule, x0=x0, y0=y0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta,
+        z=z, fields=fields, factor=factor, field_c=fields[torch.arange(len(t)), factor],
+        first_stage=model.first_stage, frozen_encoder=model.frozen_encoder)
+    expected = model.losses[1](by_hand)
+    for name in ("dis", "ce_variant", "ce_invariant", "acc_invariant"):
+        assert out[name].item() == pytest.approx(expected[name].item(), rel=1e-4), name
+
+
+def _draws_from(gen: torch.Generator, model: DisDiffModel, x0: torch.Tensor) -> None:
+    """Advance ``gen`` past the step's shared draws (t, ε, c)."""
+    batch = x0.shape[0]
+    torch.randint(model.schedule.num_timesteps, (batch,), generator=gen)
+    torch.randn((batch, *model.backbone.sample_shape), generator=gen)
+    torch.randint(model.num_factors, (batch,), generator=gen)
+
+
+def test_a_given_t_is_not_redrawn_for_a_band_and_outside_it_weighs_zero() -> None:
+    model, x0 = _band_model(), images()
+    outside = torch.tensor([0, 10, 70, 99])
+    out = model.training_losses(x0, t=outside, generator=_gen(7))
+    assert out["dis"].item() == 0 and out["rec"].item() > 0
+    inside = model.training_losses(x0, t=torch.tensor([30, 40, 50, 59]), generator=_gen(7))
+    assert inside["dis"].item() > 0
+
+
+def test_a_timestep_band_past_the_schedule_is_refused() -> None:
+    with pytest.raises(DisdiffError, match="past the backbone's T = 100"):
+        _band_model(band=(50, 101))
 
 
 def test_latent_space_disentangling_gradient_flows_through_the_decoder() -> None:

@@ -18,8 +18,10 @@ two nearly equal codes is rounding noise.
 
 Stabilisers (options, all off by default = the reference): a linear λ warm-up, the batch-mean
 normalisation of w, a cap on w. Also an option: ``t_range``, the term on a band of timesteps
-only (w set to 0 elsewhere, after the stabilisers). The ``w`` metric is always the raw batch
-mean of w, so its growth stays visible whichever option runs.
+only. In training the model then draws the term's own examples with t in the band (the same
+images, codes and factors; see :attr:`LossTerm.timestep_band`), so every example of the batch
+counts; an example whose given t lies outside the band (a probe, a test) weighs 0. The ``w``
+metric is always the raw batch mean of w, so its growth stays visible whichever option runs.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class DisentangleLoss(LossTerm):
     def __init__(self, params: DisentangleParams) -> None:
         self.params = params
         self.detached_factor_code = params.code_gradient == "detached"
+        self.timestep_band = params.t_range
 
     def current_lambda(self, step: int | None) -> float:
         """λ at a given optimiser step (the warm-up needs the step)."""

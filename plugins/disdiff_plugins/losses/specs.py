@@ -44,10 +44,12 @@ class DisentangleParams(Params):
     )
     t_range: tuple[int, int] | None = Field(
         None,
-        description="option: apply the term only to examples whose timestep t lies in "
-        "[low, high) (the others weigh 0; the loss stays a mean over the whole batch). None: "
-        "every t (the reference). A field trained on the term alone learns a ranking that "
-        "holds on new images within a 200-step slice of t, not across all of 0..T-1",
+        description="option: the term only on timesteps in [low, high): in training its "
+        "examples are drawn again with t in the band (the same images, codes and factors; one "
+        "more backbone pass and a B-row field pass), and an example whose given t lies outside "
+        "it weighs 0. None: every t, the step's shared draws (the reference). A field trained "
+        "on the term alone learns a ranking that holds on new images within a 200-step slice "
+        "of t, not across all of 0..T-1",
     )
     warmup_steps: int = Field(
         0,
