@@ -2,7 +2,8 @@
 on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
     python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32] [--steps 150]
-        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--train-encoder] [--threads 1]
+        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--train-encoder] [--with-rec]
+        [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -20,7 +21,8 @@ batch of other images.
 
 ``--train-encoder`` lets the encoder learn too, through G_c on its live code z_c (the
 reference's path; Ē follows E at every step, as in training): does the ranking still form when
-the codes it ranks move under it?
+the codes it ranks move under it? ``--with-rec`` adds the mean-shift reconstruction term (on the
+same draws), which the field must also serve in a real run.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from disdiff_core.disdiff import DisDiffModel
 from disdiff_core.loading import to_model_input
 from disdiff_core.term_probe import LOGITS
 from disdiff_plugins.losses.disentangle import DisentangleLoss
-from disdiff_plugins.losses.specs import DisentangleParams
+from disdiff_plugins.losses.mean_shift import MeanShiftLoss
+from disdiff_plugins.losses.specs import DisentangleParams, MeanShiftParams
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="a new batch at every step")
     parser.add_argument("--train-encoder", action="store_true",
                         help="the encoder learns too (through G_c on the live z_c)")
+    parser.add_argument("--with-rec", action="store_true",
+                        help="the mean-shift reconstruction term trains alongside")
     parser.add_argument("--every", type=int, default=15, help="print every this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -80,7 +85,8 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     model = load_disdiff(args.run, "cpu")
-    model.losses = [DisentangleLoss(DisentangleParams(weight=1.0, weight_mode="uniform"))]
+    term = DisentangleLoss(DisentangleParams(weight=1.0, weight_mode="uniform"))
+    model.losses = [MeanShiftLoss(MeanShiftParams()), term] if args.with_rec else [term]
     model.eval()
     model.encoder.requires_grad_(args.train_encoder)
     model.field.requires_grad_(True).train()
@@ -103,7 +109,9 @@ def main() -> None:
     learners = [model.field, *([model.encoder] if args.train_encoder else [])]
     optimizer = torch.optim.Adam([p for m in learners for p in m.parameters()], lr=args.lr)
     batch = "fresh" if args.fresh else "fixed"
-    print(f"field of {args.run} on the term alone, {args.images} {batch} images, t in "
+    learning = " and encoder" if args.train_encoder else ""
+    objective = "the term and the reconstruction" if args.with_rec else "the term alone"
+    print(f"field{learning} of {args.run} on {objective}, {args.images} {batch} images, t in "
           f"[{args.t_low}, {high}), chance {1 / model.num_factors:.2f}")
     print(f"{'step':>5} {'loss':>7} {'acc var.':>9} {'acc inv.':>9} {'other images: var.':>19}"
           f" {'inv.':>5}")
