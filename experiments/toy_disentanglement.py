@@ -28,7 +28,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +63,15 @@ COLUMNS = [
 @dataclass(frozen=True)
 class Condition:
     """One trained condition: the disentangling loss's parameters (YAML flow, ``{lam}`` is
-    --lambda, ``{half}`` half the steps), other recipe overrides, and the condition whose run
-    of the same seed initialises the encoder and the field (a warm start), if any."""
+    --lambda, ``{half}`` half the steps), other recipe overrides, the condition whose run of
+    the same seed initialises the encoder and the field (a warm start), if any, and how many
+    times --steps it trains."""
 
     label: str
     disentangle: str
     sets: tuple[str, ...] = ()
     warm_from: str | None = None
+    steps_scale: int = 1
 
 
 CONDITIONS = {
@@ -110,6 +112,11 @@ CONDITIONS = {
         "DisDiff (λ = 0.2, w ≡ 1, only t in [400, 600)) warm-started from λ = 0",
         "{{weight: 0.2, weight_mode: uniform, t_range: [400, 600]}}", warm_from="lambda0"),
 }
+#: Conditions also trained for five times the steps (a longer budget for the term to learn in).
+LONGER = ("lambda0-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
+CONDITIONS.update({f"{name}-long": replace(CONDITIONS[name], steps_scale=5,
+                                           label=CONDITIONS[name].label + ", 5 × the steps")
+                   for name in LONGER})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
@@ -172,7 +179,8 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
             condition = CONDITIONS[name]
             params = condition.disentangle.format(lam=args.lam, half=args.steps // 2)
             sets = [*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
-                    f"train.steps={args.steps}", f"train.seed={seed}", "train.eval_every=null",
+                    f"train.steps={args.steps * condition.steps_scale}", f"train.seed={seed}",
+                    "train.eval_every=null",
                     losses_override(params), *condition.sets]
             if condition.warm_from:
                 source = runs[(condition.warm_from, seed)]
