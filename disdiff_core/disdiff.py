@@ -187,10 +187,14 @@ class DisDiffModel(nn.Module):
            the disentangling term reaches the encoder through z_c (the reference's gradient
            path; docs/method.md). A term may ask for G_c on a detached z_c instead
            (:attr:`LossTerm.detached_factor_code`, an ablation), which costs B more field rows.
-        5.–7. each loss term; L = Σ terms.
+        5.–7. each loss term; L = Σ terms. A term with a timestep band
+           (:attr:`LossTerm.timestep_band`, e.g. the ``t_range`` option) gets its own draws:
+           t in the band and a new ε for the same images, codes and factors, with ε_θ and G_c
+           of those rows (one more backbone pass, B more field rows).
 
         ``t``, ``noise`` and ``factor`` are used as given when passed (tests, debugging, parity
-        with the reference); otherwise they are drawn from ``generator`` (on its own device).
+        with the reference, the accuracy probe; a given t is not redrawn for a band); otherwise
+        they are drawn from ``generator`` (on its own device).
         ``step`` is the optimiser step (for schedules such as a λ warm-up). ``trace``, when a
         dict is passed, receives every intermediate of the step (detached; names in
         :class:`~disdiff_core.interfaces.loss.DisDiffStep`). Returns ``loss`` (to minimise) and
@@ -300,8 +304,8 @@ class DisDiffModel(nn.Module):
         if term.detached_factor_code:
             code = code.detach()
         field_c = self.field.forward_codes(features, t, code, state.factor[:, None])[:, 0]
-        return replace(state, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta,
-                                   fields=None, field_c=field_c)
+        return replace(state, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, fields=None,
+                       field_c=field_c)
 
     def _training_fields(
         self, features: BackboneFeatures, t: Tensor, z: Tensor, factor: Tensor
