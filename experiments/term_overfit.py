@@ -3,7 +3,7 @@ on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
     python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32] [--steps 150]
         [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--train-encoder] [--with-rec]
-        [--threads 1]
+        [--detached-code] [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -22,7 +22,9 @@ batch of other images.
 ``--train-encoder`` lets the encoder learn too, through G_c on its live code z_c (the
 reference's path; Ē follows E at every step, as in training): does the ranking still form when
 the codes it ranks move under it? ``--with-rec`` adds the mean-shift reconstruction term (on the
-same draws), which the field must also serve in a real run.
+same draws), which the field must also serve in a real run; with ``--train-encoder
+--detached-code`` the encoder learns from the reconstruction only, so the codes (and Ē) move
+as in a real run but the term never pushes them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def parse_args() -> argparse.Namespace:
                         help="the encoder learns too (through G_c on the live z_c)")
     parser.add_argument("--with-rec", action="store_true",
                         help="the mean-shift reconstruction term trains alongside")
+    parser.add_argument("--detached-code", action="store_true",
+                        help="G_c on a detached z_c: the term does not reach the encoder")
     parser.add_argument("--every", type=int, default=15, help="print every this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -85,7 +89,9 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     model = load_disdiff(args.run, "cpu")
-    term = DisentangleLoss(DisentangleParams(weight=1.0, weight_mode="uniform"))
+    term = DisentangleLoss(DisentangleParams(
+        weight=1.0, weight_mode="uniform",
+        code_gradient="detached" if args.detached_code else "live"))
     model.losses = [MeanShiftLoss(MeanShiftParams()), term] if args.with_rec else [term]
     model.eval()
     model.encoder.requires_grad_(args.train_encoder)
