@@ -1,9 +1,9 @@
 """Can the disentangling term learn at all on this backbone? Train a finished DisDiff run's field
 on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
-    python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32] [--steps 150]
-        [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh] [--train-encoder] [--with-rec]
-        [--detached-code] [--threads 1]
+    python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32]
+        [--steps 150] [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh]
+        [--train-encoder [--encoder-lr LR]] [--with-rec] [--detached-code] [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -60,6 +60,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="a new batch at every step")
     parser.add_argument("--train-encoder", action="store_true",
                         help="the encoder learns too (through G_c on the live z_c)")
+    parser.add_argument("--encoder-lr", type=float, default=None,
+                        help="the encoder's learning rate with --train-encoder (default: --lr)")
     parser.add_argument("--with-rec", action="store_true",
                         help="the mean-shift reconstruction term trains alongside")
     parser.add_argument("--detached-code", action="store_true",
@@ -112,8 +114,11 @@ def main() -> None:
 
     held_draws = draw(args.held_images)  # the first batch's draws too, when the sizes agree
     draws = held_draws if args.images == args.held_images else draw(args.images)
-    learners = [model.field, *([model.encoder] if args.train_encoder else [])]
-    optimizer = torch.optim.Adam([p for m in learners for p in m.parameters()], lr=args.lr)
+    groups = [{"params": list(model.field.parameters())}]
+    if args.train_encoder:
+        groups.append({"params": list(model.encoder.parameters()),
+                       "lr": args.encoder_lr or args.lr})
+    optimizer = torch.optim.Adam(groups, lr=args.lr)
     batch = "fresh" if args.fresh else "fixed"
     learning = " and encoder" if args.train_encoder else ""
     objective = "the term and the reconstruction" if args.with_rec else "the term alone"
