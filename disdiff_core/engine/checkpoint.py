@@ -114,14 +114,17 @@ def optimizer_state_from_tree(tree: Mapping[str, Any],
                               current_groups: list[dict[str, Any]]) -> dict[str, Any]:
     """Inverse of :func:`optimizer_state_to_tree`; list hyper-parameters (``betas``) become
     tuples again, as the optimiser created them. The implementation flags of the current
-    optimiser are kept, so a checkpoint written on a GPU (fused AdamW) resumes on a CPU."""
+    optimiser are kept, so a checkpoint written on a GPU (fused AdamW) resumes on a CPU, and a
+    group entry the checkpoint predates (``lr_scale``) is taken from the current group."""
     groups = []
     for index, group in enumerate(tree["param_groups"]):
         restored = {key: tuple(value) if isinstance(value, list) and key != "params" else value
                     for key, value in group.items()}
         if index < len(current_groups):
-            restored.update({key: current_groups[index][key] for key in IMPLEMENTATION_FLAGS
-                             if key in current_groups[index]})
+            current = current_groups[index]
+            restored.update({key: current[key] for key in IMPLEMENTATION_FLAGS if key in current})
+            restored.update({key: value for key, value in current.items()
+                             if key not in restored and key != "params"})
         groups.append(restored)
     return {"state": {int(index): values for index, values in tree["state"].items()},
             "param_groups": groups}

@@ -13,7 +13,7 @@ import importlib.util
 import json
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, NonNegativeFloat, model_validator
 
 from disdiff_core.errors import RecipeError
 from disdiff_core.plugin import Params
@@ -43,6 +43,12 @@ class TrainConfig(Params):
         ge=0,
         description="linear warm-up: the update of step s (0-based) uses lr·min(1, (s+1)/warmup); "
         "0: constant lr",
+    )
+    lr_scale: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="per-part learning rate: {name: factor} multiplies lr (after warm-up) for "
+        "the parameters of the trained module's child ``name`` (e.g. {encoder: 0.1} in the "
+        "disdiff stage, whose parts are encoder and field); parts not named keep lr",
     )
     weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay")
     betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW (β1, β2)")

@@ -103,6 +103,21 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _param_groups(module: nn.Module, lr_scale: Mapping[str, float]) -> list[dict[str, Any]]:
+    """The trainable parameters in one optimiser group per learning-rate factor: a parameter
+    of child ``name`` (``module.<name>``) gets ``lr_scale[name]``, every other one 1."""
+    children = dict(module.named_children())
+    unknown = sorted(set(lr_scale) - set(children))
+    if unknown:
+        raise RunError(f"train.lr_scale names {', '.join(unknown)}, which the trained module "
+                       f"does not have; its parts are {', '.join(children) or 'none'}")
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, param in module.named_parameters():
+        if param.requires_grad:
+            groups.setdefault(lr_scale.get(name.split(".", 1)[0], 1.0), []).append(param)
+    return [{"params": params, "lr_scale": scale} for scale, params in groups.items()]
+
+
 class Trainer:
     """Train ``module`` with ``step_fn`` on ``data`` as ``config`` says, recording into ``run``.
 
@@ -143,8 +158,8 @@ class Trainer:
         if not self.params:
             raise RunError("nothing to train: no parameter of the trained module requires grad")
         self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
-            fused=self.device.type == "cuda",
+            _param_groups(self.module, config.lr_scale), lr=config.lr, betas=config.betas,
+            weight_decay=config.weight_decay, fused=self.device.type == "cuda",
         )
         self.ema = (EMA(self.module, config.ema_decay, start=config.ema_start,
                         warmup=config.ema_warmup) if config.ema_decay is not None else None)
@@ -246,7 +261,7 @@ class Trainer:
         """One optimiser step; False when it was skipped for a non-finite loss or gradient."""
         accum = self.config.grad_accum
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
+            group["lr"] = self.lr * group["lr_scale"]
         terms: dict[str, torch.Tensor] = {}
         for micro in range(accum):
             batch = self._next_batch()
@@ -313,7 +328,8 @@ class Trainer:
 
     def _log(self) -> None:
         means, steps_per_s = self._interval.summary(self.step, self.context)
-        values = {**means, "lr": self.optimizer.param_groups[0]["lr"], "steps_per_s": steps_per_s}
+        last_lr = warmup_lr(self.step - 1, self.config.lr, self.config.warmup_steps)
+        values = {**means, "lr": last_lr, "steps_per_s": steps_per_s}
         if self.skipped:
             values["skipped"] = float(self.skipped)
         self.last_metrics = values

@@ -49,6 +49,22 @@ def test_warmup_rates_are_applied_step_by_step(tmp_path: Path) -> None:
     assert logged == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
 
 
+def test_lr_scale_sets_a_learning_rate_per_part(tmp_path: Path) -> None:
+    # Sequential children are "0" … "3": the first Linear frozen by a factor 0, the last halved
+    model = make_model()
+    first = model[0].weight.detach().clone()
+    last = model[3].weight.detach().clone()
+    trainer = fit(tmp_path, config(steps=4, lr=0.1, lr_scale={"0": 0.0, "3": 0.5}), model=model)
+    assert torch.equal(model[0].weight, first) and not torch.equal(model[3].weight, last)
+    assert sorted(g["lr"] for g in trainer.optimizer.param_groups) == pytest.approx([0.0, 0.05])
+    assert [r["lr"] for r in trainer.run.read_metrics()] == pytest.approx([0.1])  # the base lr
+
+
+def test_lr_scale_of_an_unknown_part_lists_the_parts(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="names encoder, which .* its parts are 0, 1, 2, 3"):
+        fit(tmp_path, config(steps=1, lr_scale={"encoder": 0.1}))
+
+
 def test_gradient_accumulation_equals_the_big_batch(tmp_path: Path) -> None:
     big = fit(tmp_path / "big", config(steps=5, batch_size=16),
               data=RegressionBatches(16))
