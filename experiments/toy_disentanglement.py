@@ -117,6 +117,13 @@ LONGER = ("lambda0-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-det
 CONDITIONS.update({f"{name}-long": replace(CONDITIONS[name], steps_scale=5,
                                            label=CONDITIONS[name].label + ", 5 × the steps")
                    for name in LONGER})
+#: Conditions also trained with the encoder's learning rate at a tenth (the term's target, Ē,
+#: then moves slowly: a field trained on the term learns its ranking only under a still Ē).
+SLOW_ENCODER = ("lambda0-warm", "disdiff-warm", "disdiff-warm-band-mid",
+                "disdiff-warm-band-mid-l1-detached")
+CONDITIONS.update({f"{name}-slowenc": replace(
+    CONDITIONS[name], sets=(*CONDITIONS[name].sets, "train.lr_scale={encoder: 0.1}"),
+    label=CONDITIONS[name].label + ", encoder lr × 0.1") for name in SLOW_ENCODER})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
