@@ -108,9 +108,6 @@ CONDITIONS = {
         "DisDiff (λ = 1, w ≡ 1, only t in [400, 600), G_c on a detached code) warm-started",
         "{{weight: 1.0, weight_mode: uniform, t_range: [400, 600], code_gradient: detached}}",
         warm_from="lambda0"),
-    "disdiff-warm-band-mid-l02": Condition(
-        "DisDiff (λ = 0.2, w ≡ 1, only t in [400, 600)) warm-started from λ = 0",
-        "{{weight: 0.2, weight_mode: uniform, t_range: [400, 600]}}", warm_from="lambda0"),
 }
 #: Conditions also trained for five times the steps (a longer budget for the term to learn in).
 LONGER = ("lambda0-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")

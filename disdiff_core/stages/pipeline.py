@@ -82,7 +82,6 @@ def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
     plugin since the run was trained (stored without it, meaning its default) does not make a
     finished run look different; a stored recipe today's plugins reject is a different one."""
     stored = read_yaml(run_dir / RECIPE_FILE) or {}
-    stored.pop("provenance", None)
     try:
         stored = resolve(ComposedRecipe(stored)).to_dict()
     except (RecipeError, RunError):

@@ -65,7 +65,6 @@ class DisentangleParams(Params):
         "grows with the field's magnitude (applied before w_max)",
     )
 
-
     @field_validator("t_range")
     @classmethod
     def _ordered_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
