@@ -6,24 +6,22 @@ training_losses`), and what sampling, editing and evaluation need: the represent
 (:meth:`~DisDiffModel.conditional_eps`), and per-factor x0 predictions for visual checks
 (:meth:`~DisDiffModel.factor_x0`).
 
-What the module holds. Its registered submodules are ``encoder`` and ``field`` only, so its
-parameters, ``state_dict`` and the engine's EMA and checkpoints cover exactly what trains. The
+What the module holds. Its registered submodules are ``encoder`` and ``field`` (and an
+averaged Ē, below), so its parameters, ``state_dict`` and the engine's EMA and checkpoints cover
+exactly what trains and what training accumulates. The
 frozen backbone and first stage are held outside the module tree (``model.backbone``,
 ``model.first_stage``): they never change, are frozen (eval mode, no gradient) on entry, and
 follow ``model.to(...)``.
 
-The frozen encoder Ē of the disentangling loss. The reference deep-copies the encoder at every
-step. Here a copy is made ONCE (also outside the module tree) and kept in eval mode with
-``requires_grad=False``; before each use its parameters and BatchNorm buffers are overwritten in
-place with the live encoder's (one fused ``_foreach_copy_``, no allocation). Its weights thus
-get no gradient while gradient flows through its operations into G; the cost is one more copy
-of the encoder's weights in memory. (The alternative, ``torch.func.functional_call`` with
-detached weights, would have to flip the live encoder to eval mode inside the training step.)
+The frozen encoder Ē of the disentangling loss (:mod:`disdiff_core.frozen_encoder`): by
+default a copy of E re-synced in place before each use (the reference's Ē = E, without its
+per-step deep copy), held outside the module tree; with a loss term's
+``frozen_encoder_decay`` > 0, a slow moving average of E, registered as the submodule
+``averaged_encoder`` so that its weights are checkpointed.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +31,7 @@ from torch import Tensor, nn
 
 from disdiff_core.diffusion.schedule import NoiseSchedule
 from disdiff_core.errors import DisdiffError
+from disdiff_core.frozen_encoder import AveragedEncoder, FrozenEncoderCopy
 from disdiff_core.interfaces.backbone import Backbone, BackboneFeatures
 from disdiff_core.interfaces.encoder import RepresentationEncoder
 from disdiff_core.interfaces.field import FactorIds, GradientField
@@ -41,33 +40,18 @@ from disdiff_core.interfaces.loss import DisDiffStep, LossTerm
 from disdiff_core.interfaces.sampler import EpsFn
 
 
-class FrozenEncoderCopy:
-    """Ē: a persistent eval-mode, gradient-free copy of an encoder, re-synced in place."""
-
-    def __init__(self, encoder: nn.Module) -> None:
-        self.module = copy.deepcopy(encoder).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def sync(self, encoder: nn.Module) -> None:
-        """Copy the live encoder's parameters and buffers into the copy (same structure)."""
-        live = [*encoder.parameters(), *encoder.buffers()]
-        frozen = [*self.module.parameters(), *self.module.buffers()]
-        torch._foreach_copy_(frozen, [tensor.detach() for tensor in live])
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.module(x)
-
-
 @dataclass
 class _FrozenParts:
     """Modules a DisDiffModel uses but does not train (kept out of its module tree)."""
 
     backbone: Backbone
     first_stage: FirstStage
-    encoder_copy: FrozenEncoderCopy
+    encoder_copy: FrozenEncoderCopy | None  # None when Ē is an average (a submodule)
 
     def modules(self) -> Iterator[nn.Module]:
-        yield from (self.backbone, self.first_stage, self.encoder_copy.module)
+        yield from (self.backbone, self.first_stage)
+        if self.encoder_copy is not None:
+            yield self.encoder_copy.module
 
 
 def _uniform_ints(
@@ -89,6 +73,15 @@ def _normal(shape: torch.Size, generator: torch.Generator | None, like: Tensor) 
     source = generator.device if generator is not None else like.device
     noise = torch.randn(shape, generator=generator, device=source, dtype=like.dtype)
     return noise.to(like.device)
+
+
+def _frozen_encoder_decay(losses: Sequence[LossTerm]) -> float:
+    """The one Ē decay the terms that use Ē agree on (0: Ē is a copy of E)."""
+    decays = {term.frozen_encoder_decay for term in losses if term.needs_sampled_factor}
+    if len(decays) > 1:
+        raise DisdiffError(f"the loss terms ask for different frozen-encoder decays "
+                           f"{sorted(decays)}; Ē is shared, so they must agree")
+    return decays.pop() if decays else 0.0
 
 
 class DisDiffModel(nn.Module):
@@ -127,8 +120,10 @@ class DisDiffModel(nn.Module):
         self.encoder = encoder
         self.field = field
         self.losses = tuple(losses)
+        decay = _frozen_encoder_decay(self.losses)
+        self.averaged_encoder: AveragedEncoder | None = AveragedEncoder(encoder, decay) if decay > 0 else None
         self._frozen = _FrozenParts(backbone.freeze(), first_stage.freeze(),
-                                    FrozenEncoderCopy(encoder))
+                                    FrozenEncoderCopy(encoder) if decay == 0 else None)
 
     # -- parts --------------------------------------------------------------------------------
     @property
@@ -149,11 +144,19 @@ class DisDiffModel(nn.Module):
 
     def frozen_encoder(self, x: Tensor) -> Tensor:
         """Ē(x) with the weights of the last :meth:`sync_frozen_encoder`."""
+        if self.averaged_encoder is not None:
+            return self.averaged_encoder(x)
+        assert self._frozen.encoder_copy is not None
         return self._frozen.encoder_copy(x)
 
-    def sync_frozen_encoder(self) -> None:
-        """Give Ē the live encoder's current weights and BatchNorm statistics."""
-        self._frozen.encoder_copy.sync(self.encoder)
+    def sync_frozen_encoder(self, step: int | None = None) -> None:
+        """Bring Ē up to the live encoder: copy its current weights and BatchNorm statistics
+        or, for an averaged Ē, move the average once per optimiser ``step``."""
+        if self.averaged_encoder is not None:
+            self.averaged_encoder.follow(self.encoder, step)
+        else:
+            assert self._frozen.encoder_copy is not None
+            self._frozen.encoder_copy.sync(self.encoder)
 
     def _apply(self, fn: Any, recurse: bool = True) -> DisDiffModel:
         # ``.to(device)`` / ``.half()`` reach the frozen parts too, though they are not
@@ -226,7 +229,8 @@ class DisDiffModel(nn.Module):
         buffers = {name: value.clone() for name, value in self.encoder.named_buffers()}
         try:
             with torch.enable_grad():
-                state = self._step_state(x0, generator=generator, step=step)
+                state = self._step_state(x0, generator=generator, step=step,
+                                         follow_encoder=False)
                 norms = {}
                 for label, values in self._term_values(state, generator):
                     grad = None
@@ -250,8 +254,10 @@ class DisDiffModel(nn.Module):
         generator: torch.Generator | None = None,
         step: int | None = None,
         trace: dict[str, Tensor] | None = None,
+        follow_encoder: bool = True,
     ) -> DisDiffStep:
-        """Steps 1–4 of :meth:`training_losses`: everything the loss terms share."""
+        """Steps 1–4 of :meth:`training_losses`: everything the loss terms share (with
+        ``follow_encoder`` False, Ē is left where it is: an instrument re-running a step)."""
         batch, device = x0.shape[0], x0.device
         schedule = self.schedule
         with torch.no_grad():
@@ -266,8 +272,8 @@ class DisDiffModel(nn.Module):
         with torch.no_grad():
             eps_theta, features = self.backbone.forward_with_features(y_t, t)
         fields, field_c = self._training_fields(features, t, z, factor)
-        if any(term.needs_sampled_factor for term in self.losses):
-            self.sync_frozen_encoder()
+        if follow_encoder and any(term.needs_sampled_factor for term in self.losses):
+            self.sync_frozen_encoder(step)
         state = DisDiffStep(
             schedule=schedule, x0=x0, y0=y0, y_t=y_t, t=t, noise=noise, eps_theta=eps_theta, z=z,
             fields=fields, factor=factor, field_c=field_c, first_stage=self.first_stage,

@@ -121,6 +121,29 @@ SLOW_ENCODER = ("lambda0-warm", "disdiff-warm", "disdiff-warm-band-mid",
 CONDITIONS.update({f"{name}-slowenc": replace(
     CONDITIONS[name], sets=(*CONDITIONS[name].sets, "train.lr_scale={encoder: 0.1}"),
     label=CONDITIONS[name].label + ", encoder lr × 0.1") for name in SLOW_ENCODER})
+#: Conditions also trained with Ē a slow moving average of E (decay 0.995 per step, a horizon
+#: of about 200 steps) instead of a copy: the ruler moves slowly while the codes stay live.
+AVERAGED_ENCODER = ("disdiff-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
+CONDITIONS.update({f"{name}-emaenc": replace(
+    CONDITIONS[name], disentangle=CONDITIONS[name].disentangle[:-2] + ", frozen_encoder_decay: 0.995}}",
+    label=CONDITIONS[name].label + ", Ē an average of E (decay 0.995)") for name in AVERAGED_ENCODER})
+#: Field first: the field learns the band's term against a still encoder (lr × 0), then the
+#: encoder joins at a tenth of the rate, with the term on a detached code (the encoder then
+#: learns from the reconstruction through fields that already specialise) or on the live code.
+FIELD_FIRST = "disdiff-warm-band-mid-l1-frozenenc"
+CONDITIONS[FIELD_FIRST] = replace(
+    CONDITIONS["disdiff-warm-band-mid-l1"], sets=("train.lr_scale={encoder: 0.0}",),
+    label=CONDITIONS["disdiff-warm-band-mid-l1"].label + ", encoder frozen")
+CONDITIONS.update({
+    "fieldfirst-band-mid-l1-detached-slowenc": replace(
+        CONDITIONS["disdiff-warm-band-mid-l1-detached-slowenc"], warm_from=FIELD_FIRST,
+        label="DisDiff (λ = 1, w ≡ 1, t in [400, 600), detached code, encoder lr × 0.1) "
+              "after the field-first run"),
+    "fieldfirst-band-mid-slowenc": replace(
+        CONDITIONS["disdiff-warm-band-mid-slowenc"], warm_from=FIELD_FIRST,
+        label="DisDiff (λ = {lam}, w ≡ 1, t in [400, 600), encoder lr × 0.1) "
+              "after the field-first run"),
+})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
@@ -159,11 +182,17 @@ def label(args: argparse.Namespace, condition: str) -> str:
 def train_order(conditions: list[str]) -> list[str]:
     """Trained conditions, each after the one it is warm-started from."""
     order: list[str] = []
+
+    def add(name: str) -> None:
+        source = CONDITIONS[name].warm_from
+        if source:
+            add(source)
+        if name not in order:
+            order.append(name)
+
     for name in conditions:
-        source = CONDITIONS[name].warm_from if name != "untrained" else None
-        for needed in (source, name):
-            if needed and needed != "untrained" and needed not in order:
-                order.append(needed)
+        if name != "untrained":
+            add(name)
     return order
 
 

@@ -42,8 +42,9 @@ class DisDiffStep:
             path), or G_c(y_t, t, stopgrad(z_c)) when a term asks for the detached code
             (:attr:`LossTerm.detached_factor_code`, an ablation).
         first_stage: the frozen autoencoder (decode with ``decode_scaled(y, quantize=False)``).
-        frozen_encoder: Ē: image → (B, N, D), the current encoder's weights in eval mode with
-            no gradient into them (gradient still flows through its operations).
+        frozen_encoder: Ē: image → (B, N, D), the current encoder's weights (or their moving
+            average, :attr:`LossTerm.frozen_encoder_decay`) in eval mode with no gradient into
+            them (gradient still flows through its operations).
         step: the global optimiser step (schedules such as a λ warm-up), None outside training.
         trace: when not None, a dict that receives the step's intermediates (detached) under
             their names (``y0``, ``z``, ``fields``, ``rec_per_example``, ``dis_z_hat`` …): for
@@ -77,6 +78,9 @@ class LossTerm(ABC):
 
     #: Whether the term uses the frozen encoder Ē (the model then syncs it before the term).
     needs_sampled_factor: bool = False
+    #: For a term that uses Ē: 0 keeps Ē a copy of E at every step (the reference); d in (0, 1)
+    #: makes Ē a moving average of E, Ē ← d·Ē + (1 − d)·E once per optimiser step.
+    frozen_encoder_decay: float = 0.0
     #: Whether the term wants G_c on stopgrad(z_c) (costs B more rows in the field pass).
     detached_factor_code: bool = False
     #: [low, high): in training, the term gets its own examples with t drawn in this band (the

@@ -20,7 +20,9 @@ Stabilisers (options, all off by default = the reference): a linear λ warm-up, 
 normalisation of w, a cap on w. Also an option: ``t_range``, the term on a band of timesteps
 only. In training the model then draws the term's own examples with t in the band (the same
 images, codes and factors; see :attr:`LossTerm.timestep_band`), so every example of the batch
-counts; an example whose given t lies outside the band (a probe, a test) weighs 0. The ``w``
+counts; an example whose given t lies outside the band (a probe, a test) weighs 0. And
+``frozen_encoder_decay``: Ē a slow moving average of E instead of a copy
+(:mod:`disdiff_core.frozen_encoder`). The ``w``
 metric is always the raw batch mean of w, so its growth stays visible whichever option runs.
 """
 
@@ -77,6 +79,7 @@ class DisentangleLoss(LossTerm):
         self.params = params
         self.detached_factor_code = params.code_gradient == "detached"
         self.timestep_band = params.t_range
+        self.frozen_encoder_decay = params.frozen_encoder_decay
 
     def current_lambda(self, step: int | None) -> float:
         """λ at a given optimiser step (the warm-up needs the step)."""
@@ -166,6 +169,8 @@ class DisentangleLoss(LossTerm):
         options = "" if p.code_gradient == "live" else ", G_c on a detached z_c (ablation)"
         if p.t_range is not None:
             options += f", only t in [{p.t_range[0]}, {p.t_range[1]})"
+        if p.frozen_encoder_decay > 0:
+            options += f", Ē a moving average of E (decay {p.frozen_encoder_decay})"
         weighting = "w ≡ 1" if p.weight_mode == "uniform" else f"w over the {p.weight_mode}"
         return (
             f"disentangle (λ = {p.weight}, {weighting}{options}; stabilisers: "

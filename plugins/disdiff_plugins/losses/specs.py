@@ -51,6 +51,15 @@ class DisentangleParams(Params):
         "on the term alone learns a ranking that holds on new images within a 200-step slice "
         "of t, not across all of 0..T-1",
     )
+    frozen_encoder_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="option: Ē, the frozen encoder that measures the term's edits, follows E "
+        "as a moving average, Ē ← d·Ē + (1 − d)·E once per optimiser step (its weights are "
+        "checkpointed). 0: Ē is a copy of E at every step (the reference). At CPU scale a "
+        "field learns the term's ranking only while Ē moves slowly",
+    )
     warmup_steps: int = Field(
         0,
         ge=0,
