@@ -3,7 +3,8 @@ on the term alone, on ONE fixed batch, and watch its top-1 accuracy.
 
     python experiments/term_overfit.py RUN --data STORE [--images 32] [--held-images 32]
         [--steps 150] [--lr 1e-3] [--t-low 0] [--t-high T] [--fresh]
-        [--train-encoder [--encoder-lr LR]] [--with-rec] [--detached-code] [--threads 1]
+        [--train-encoder [--encoder-lr LR]] [--with-rec] [--detached-code]
+        [--frozen-encoder-decay D] [--threads 1]
 
 Everything the study's runs mix is held still here: the encoder is frozen (eval mode, so Ē = E
 and the codes never move), the images, t, ε and the sampled factors c are drawn once, and the
@@ -24,7 +25,9 @@ reference's path; Ē follows E at every step, as in training): does the ranking 
 the codes it ranks move under it? ``--with-rec`` adds the mean-shift reconstruction term (on the
 same draws), which the field must also serve in a real run; with ``--train-encoder
 --detached-code`` the encoder learns from the reconstruction only, so the codes (and Ē) move
-as in a real run but the term never pushes them.
+as in a real run but the term never pushes them. ``--frozen-encoder-decay D`` makes Ē a moving
+average of E (the loss option of that name) instead of a copy: the ruler then moves slowly
+while the codes keep the encoder's pace.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ def parse_args() -> argparse.Namespace:
                         help="the mean-shift reconstruction term trains alongside")
     parser.add_argument("--detached-code", action="store_true",
                         help="G_c on a detached z_c: the term does not reach the encoder")
+    parser.add_argument("--frozen-encoder-decay", type=float, default=0.0,
+                        help="Ē a moving average of E with this decay per step (0: a copy)")
     parser.add_argument("--every", type=int, default=15, help="print every this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -77,12 +82,12 @@ def pixels(store, rows: np.ndarray) -> Tensor:
 
 
 def accuracies(model: DisDiffModel, x0: Tensor, draws: dict[str, Tensor],
-               generator_seed: int) -> tuple[Tensor, dict[str, float]]:
+               generator_seed: int, step: int) -> tuple[Tensor, dict[str, float]]:
     """The term's loss on one batch with fixed draws, and the top-1 accuracy of both logits."""
     trace: dict[str, Tensor] = {}
     generator = torch.Generator().manual_seed(generator_seed)
     loss = model.training_losses(x0, t=draws["t"], noise=draws["noise"], factor=draws["factor"],
-                                 generator=generator, trace=trace)["loss"]
+                                 generator=generator, step=step, trace=trace)["loss"]
     return loss, {name: (trace[f"dis_logits_{name}"].argmax(-1) == draws["factor"])
                   .float().mean().item() for name in LOGITS}
 
@@ -90,11 +95,12 @@ def accuracies(model: DisDiffModel, x0: Tensor, draws: dict[str, Tensor],
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    model = load_disdiff(args.run, "cpu")
+    trained = load_disdiff(args.run, "cpu")
     term = DisentangleLoss(DisentangleParams(
-        weight=1.0, weight_mode="uniform",
+        weight=1.0, weight_mode="uniform", frozen_encoder_decay=args.frozen_encoder_decay,
         code_gradient="detached" if args.detached_code else "live"))
-    model.losses = [MeanShiftLoss(MeanShiftParams()), term] if args.with_rec else [term]
+    model = DisDiffModel(trained.backbone, trained.first_stage, trained.encoder, trained.field,
+                         [MeanShiftLoss(MeanShiftParams()), term] if args.with_rec else [term])
     model.eval()
     model.encoder.requires_grad_(args.train_encoder)
     model.field.requires_grad_(True).train()
@@ -129,11 +135,11 @@ def main() -> None:
     for step in range(args.steps + 1):
         if step % args.every == 0:  # first: each forward re-syncs Ē in place
             with torch.no_grad():
-                _, held = accuracies(model, other, held_draws, args.seed)
+                _, held = accuracies(model, other, held_draws, args.seed, step)
         if args.fresh and step > 0:
             fixed = pixels(store, np.sort(rng.choice(training_rows, args.images, replace=False)))
             draws = draw(args.images)
-        loss, fit = accuracies(model, fixed, draws, args.seed)
+        loss, fit = accuracies(model, fixed, draws, args.seed, step)
         if step % args.every == 0:
             print(f"{step:5d} {loss.item():7.3f} {fit['variant']:9.2f} {fit['invariant']:9.2f} "
                   f"{held['variant']:19.2f} {held['invariant']:5.2f}", flush=True)
