@@ -128,8 +128,9 @@ CONDITIONS.update({f"{name}-emaenc": replace(
     CONDITIONS[name], disentangle=CONDITIONS[name].disentangle[:-2] + ", frozen_encoder_decay: 0.995}}",
     label=CONDITIONS[name].label + ", Ē an average of E (decay 0.995)") for name in AVERAGED_ENCODER})
 #: Field first: the field learns the band's term against a still encoder (lr × 0), then the
-#: encoder joins at a tenth of the rate, with the term on a detached code (the encoder then
-#: learns from the reconstruction through fields that already specialise) or on the live code.
+#: encoder joins (at a tenth of the rate, or at the full rate with Ē an average of E), with the
+#: term on a detached code (the encoder then learns from the reconstruction through fields that
+#: already specialise) or on the live code.
 FIELD_FIRST = "disdiff-warm-band-mid-l1-frozenenc"
 CONDITIONS[FIELD_FIRST] = replace(
     CONDITIONS["disdiff-warm-band-mid-l1"], sets=("train.lr_scale={encoder: 0.0}",),
@@ -142,6 +143,14 @@ CONDITIONS.update({
     "fieldfirst-band-mid-slowenc": replace(
         CONDITIONS["disdiff-warm-band-mid-slowenc"], warm_from=FIELD_FIRST,
         label="DisDiff (λ = {lam}, w ≡ 1, t in [400, 600), encoder lr × 0.1) "
+              "after the field-first run"),
+    "fieldfirst-band-mid-l1-detached-emaenc": replace(
+        CONDITIONS["disdiff-warm-band-mid-l1-detached-emaenc"], warm_from=FIELD_FIRST,
+        label="DisDiff (λ = 1, w ≡ 1, t in [400, 600), detached code, Ē an average of E) "
+              "after the field-first run"),
+    "fieldfirst-band-mid-emaenc": replace(
+        CONDITIONS["disdiff-warm-band-mid-emaenc"], warm_from=FIELD_FIRST,
+        label="DisDiff (λ = {lam}, w ≡ 1, t in [400, 600), Ē an average of E) "
               "after the field-first run"),
 })
 UNTRAINED = "untrained encoder"
