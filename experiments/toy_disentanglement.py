@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -136,23 +137,12 @@ CONDITIONS[FIELD_FIRST] = replace(
     CONDITIONS["disdiff-warm-band-mid-l1"], sets=("train.lr_scale={encoder: 0.0}",),
     label=CONDITIONS["disdiff-warm-band-mid-l1"].label + ", encoder frozen")
 CONDITIONS.update({
-    "fieldfirst-band-mid-l1-detached-slowenc": replace(
-        CONDITIONS["disdiff-warm-band-mid-l1-detached-slowenc"], warm_from=FIELD_FIRST,
-        label="DisDiff (λ = 1, w ≡ 1, t in [400, 600), detached code, encoder lr × 0.1) "
-              "after the field-first run"),
-    "fieldfirst-band-mid-slowenc": replace(
-        CONDITIONS["disdiff-warm-band-mid-slowenc"], warm_from=FIELD_FIRST,
-        label="DisDiff (λ = {lam}, w ≡ 1, t in [400, 600), encoder lr × 0.1) "
-              "after the field-first run"),
-    "fieldfirst-band-mid-l1-detached-emaenc": replace(
-        CONDITIONS["disdiff-warm-band-mid-l1-detached-emaenc"], warm_from=FIELD_FIRST,
-        label="DisDiff (λ = 1, w ≡ 1, t in [400, 600), detached code, Ē an average of E) "
-              "after the field-first run"),
-    "fieldfirst-band-mid-emaenc": replace(
-        CONDITIONS["disdiff-warm-band-mid-emaenc"], warm_from=FIELD_FIRST,
-        label="DisDiff (λ = {lam}, w ≡ 1, t in [400, 600), Ē an average of E) "
-              "after the field-first run"),
-})
+    f"fieldfirst-{name.removeprefix('disdiff-warm-')}": replace(
+        CONDITIONS[name], warm_from=FIELD_FIRST,
+        label=re.sub(" warm-started( from λ = 0)?", " after the field-first run",
+                     CONDITIONS[name].label))
+    for name in ("disdiff-warm-band-mid-l1-detached-slowenc", "disdiff-warm-band-mid-slowenc",
+                 "disdiff-warm-band-mid-l1-detached-emaenc", "disdiff-warm-band-mid-emaenc")})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
