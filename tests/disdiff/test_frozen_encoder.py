@@ -76,6 +76,10 @@ def test_the_model_measures_with_the_average_and_checkpoints_it() -> None:
     assert not torch.allclose(averaged, live)
     with torch.no_grad():
         torch.testing.assert_close(trace["dis_z_hat"], model.averaged_encoder(trace["dis_x_hat"]))
+        # the variant distances aim at Ē(x0), read with the same ruler, not at the live z
+        target = model.averaged_encoder(x0)
+        torch.testing.assert_close(trace["dis_d_org"],
+                                   torch.linalg.vector_norm(trace["dis_z_hat"] - target, dim=-1))
 
 
 def test_an_instrument_re_running_a_step_leaves_the_average_alone() -> None:

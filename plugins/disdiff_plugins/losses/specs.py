@@ -57,8 +57,9 @@ class DisentangleParams(Params):
         lt=1,
         description="option: Ē, the frozen encoder that measures the term's edits, follows E "
         "as a moving average, Ē ← d·Ē + (1 − d)·E once per optimiser step (its weights are "
-        "checkpointed). 0: Ē is a copy of E at every step (the reference). At CPU scale a "
-        "field learns the term's ranking only while Ē moves slowly",
+        "checkpointed), and the variant distances aim at Ē(x0) instead of z. 0: Ē is a copy "
+        "of E at every step (the reference). At CPU scale a field learns the term's ranking "
+        "only while Ē moves slowly",
     )
     warmup_steps: int = Field(
         0,
