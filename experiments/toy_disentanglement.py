@@ -143,16 +143,16 @@ CONDITIONS.update({
                      CONDITIONS[name].label))
     for name in ("disdiff-warm-band-mid-l1-detached-slowenc", "disdiff-warm-band-mid-slowenc",
                  "disdiff-warm-band-mid-l1-detached-emaenc", "disdiff-warm-band-mid-emaenc")})
-#: The field-first chain at 5 × the steps in both phases (the encoder joins at lr × 0.1, live),
+#: The field-first chain at 3 × the steps in both phases (the encoder joins at lr × 0.1, live),
 #: and its control: λ = 0 continued at the encoder's lr × 0.1 for as many steps as phase two.
-CONDITIONS[f"{FIELD_FIRST}-long"] = replace(
-    CONDITIONS[FIELD_FIRST], steps_scale=5, label=CONDITIONS[FIELD_FIRST].label + ", 5 × the steps")
-CONDITIONS["fieldfirst-long-band-mid-slowenc"] = replace(
-    CONDITIONS["fieldfirst-band-mid-slowenc"], warm_from=f"{FIELD_FIRST}-long", steps_scale=5,
-    label=CONDITIONS["fieldfirst-band-mid-slowenc"].label + ", both phases 5 × the steps")
-CONDITIONS["lambda0-warm-slowenc-long"] = replace(
-    CONDITIONS["lambda0-warm-slowenc"], steps_scale=5,
-    label=CONDITIONS["lambda0-warm-slowenc"].label + ", 5 × the steps")
+CONDITIONS[f"{FIELD_FIRST}-x3"] = replace(
+    CONDITIONS[FIELD_FIRST], steps_scale=3, label=CONDITIONS[FIELD_FIRST].label + ", 3 × the steps")
+CONDITIONS["fieldfirst-x3-band-mid-slowenc"] = replace(
+    CONDITIONS["fieldfirst-band-mid-slowenc"], warm_from=f"{FIELD_FIRST}-x3", steps_scale=3,
+    label=CONDITIONS["fieldfirst-band-mid-slowenc"].label + ", both phases 3 × the steps")
+CONDITIONS["lambda0-warm-slowenc-x3"] = replace(
+    CONDITIONS["lambda0-warm-slowenc"], steps_scale=3,
+    label=CONDITIONS["lambda0-warm-slowenc"].label + ", 3 × the steps")
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
