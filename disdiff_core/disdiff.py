@@ -121,7 +121,8 @@ class DisDiffModel(nn.Module):
         self.field = field
         self.losses = tuple(losses)
         decay = _frozen_encoder_decay(self.losses)
-        self.averaged_encoder: AveragedEncoder | None = AveragedEncoder(encoder, decay) if decay > 0 else None
+        self.averaged_encoder: AveragedEncoder | None = (
+            AveragedEncoder(encoder, decay) if decay > 0 else None)
         self._frozen = _FrozenParts(backbone.freeze(), first_stage.freeze(),
                                     FrozenEncoderCopy(encoder) if decay == 0 else None)
 

@@ -63,6 +63,11 @@ class AveragedEncoder(nn.Module):
             raise ValueError(f"the decay of an averaged Ē must lie in (0, 1), not {decay}")
         self.decay = decay
         self.module = copy.deepcopy(encoder).requires_grad_(False)
+        # Which state tensors are averaged and which copied (integer counters): fixed by the
+        # encoder's structure, so sorted once (``.to`` may replace the tensors, not their kind).
+        kinds = [tensor.is_floating_point() for tensor in _state_tensors(self.module)]
+        self._averaged = [i for i, is_float in enumerate(kinds) if is_float]
+        self._copied = [i for i, is_float in enumerate(kinds) if not is_float]
         self.register_buffer("updated_at", torch.tensor(-1, dtype=torch.long))
         self._updated_at = -1  # a host-side mirror of the buffer: no device sync per step
         self.train(False)
@@ -84,12 +89,11 @@ class AveragedEncoder(nn.Module):
             return
         if step is None or step <= self._updated_at:
             return
-        floats = [i for i, tensor in enumerate(mine) if tensor.is_floating_point()]
-        ints = [i for i, tensor in enumerate(mine) if not tensor.is_floating_point()]
-        torch._foreach_lerp_([mine[i] for i in floats], [live[i] for i in floats],
-                             1.0 - self.decay)
-        if ints:
-            torch._foreach_copy_([mine[i] for i in ints], [live[i] for i in ints])
+        torch._foreach_lerp_([mine[i] for i in self._averaged],
+                             [live[i] for i in self._averaged], 1.0 - self.decay)
+        if self._copied:
+            torch._foreach_copy_([mine[i] for i in self._copied],
+                                 [live[i] for i in self._copied])
         self._set_updated_at(step)
 
     def _set_updated_at(self, step: int) -> None:

@@ -126,8 +126,10 @@ CONDITIONS.update({f"{name}-slowenc": replace(
 #: of about 200 steps) instead of a copy: the ruler moves slowly while the codes stay live.
 AVERAGED_ENCODER = ("disdiff-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
 CONDITIONS.update({f"{name}-emaenc": replace(
-    CONDITIONS[name], disentangle=CONDITIONS[name].disentangle[:-2] + ", frozen_encoder_decay: 0.995}}",
-    label=CONDITIONS[name].label + ", Ē an average of E (decay 0.995)") for name in AVERAGED_ENCODER})
+    CONDITIONS[name],
+    disentangle=CONDITIONS[name].disentangle.removesuffix("}}") + ", frozen_encoder_decay: 0.995}}",
+    label=CONDITIONS[name].label + ", Ē an average of E (decay 0.995)")
+    for name in AVERAGED_ENCODER})
 #: Field first: the field learns the band's term against a still encoder (lr × 0), then the
 #: encoder joins (at a tenth of the rate, or at the full rate with Ē an average of E), with the
 #: term on a detached code (the encoder then learns from the reconstruction through fields that
@@ -146,7 +148,8 @@ CONDITIONS.update({
 #: The field-first chain at 3 × the steps in both phases (the encoder joins at lr × 0.1, live),
 #: and its control: λ = 0 continued at the encoder's lr × 0.1 for as many steps as phase two.
 CONDITIONS[f"{FIELD_FIRST}-x3"] = replace(
-    CONDITIONS[FIELD_FIRST], steps_scale=3, label=CONDITIONS[FIELD_FIRST].label + ", 3 × the steps")
+    CONDITIONS[FIELD_FIRST], steps_scale=3,
+    label=CONDITIONS[FIELD_FIRST].label + ", 3 × the steps")
 CONDITIONS["fieldfirst-x3-band-mid-slowenc"] = replace(
     CONDITIONS["fieldfirst-band-mid-slowenc"], warm_from=f"{FIELD_FIRST}-x3", steps_scale=3,
     label=CONDITIONS["fieldfirst-band-mid-slowenc"].label + ", both phases 3 × the steps")
