@@ -1,12 +1,16 @@
 """Does DisDiff disentangle? DisDiff (λ > 0) against the same recipe with λ = 0 (PDAE-style:
 the fields are split but nothing pushes them apart) and against an untrained encoder, on the
-procedural toy-shapes set (16×16, five known factors), over several seeds.
+procedural toy-shapes set (five known factors), over several seeds.
 
-    python experiments/toy_disentanglement.py [--work experiments/work] [--seeds 0 1 2]
-        [--backbone-steps 600] [--steps 800] [--lambda 0.05] [--conditions disdiff lambda0 ...]
-        [--doc docs/results/toy-disentanglement.md]
+    python experiments/toy_disentanglement.py [--setting pixel16] [--work experiments/work]
+        [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
+        [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
 
-One backbone (``recipes/quickstart/backbone.yaml``) is trained once; per seed s, the DisDiff
+Two settings (:data:`SETTINGS`): ``pixel16``, the quickstart's pixel-space backbone
+(``recipes/quickstart/backbone.yaml``) on 16×16 images, and ``latent32``, the paper's shape in
+miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
+backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images. The first
+stage and the backbone are trained once; per seed s, the DisDiff
 recipe (``recipes/quickstart/disdiff.yaml``) trains once per condition with ``train.seed = s``
 (initial weights, data order and noise follow it). Conditions (:data:`LOSS_PARAMS`): as shipped
 (λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
@@ -156,6 +160,16 @@ CONDITIONS["fieldfirst-x3-band-mid-slowenc"] = replace(
 CONDITIONS["lambda0-warm-slowenc-x3"] = replace(
     CONDITIONS["lambda0-warm-slowenc"], steps_scale=3,
     label=CONDITIONS["lambda0-warm-slowenc"].label + ", 3 × the steps")
+#: The reference's optimiser regime scaled to a CPU run: lr 2e-6 × batch (2.56e-4 at the
+#: reference's batch 128) at batch 64, with a linear warm-up over a quarter of an 800-step run
+#: (the reference's 10k steps would never end here). AdamW with weight decay 0.01 is the
+#: recipes' default already; EMA stays 0.999 (0.9999 would leave the weights near their start).
+REFERENCE_OPTIMISER = ("train.batch_size=64", "train.lr=1.28e-4", "train.warmup_steps=200")
+CONDITIONS.update({
+    f"{name}-refopt": replace(CONDITIONS[name], sets=(*CONDITIONS[name].sets,
+                                                      *REFERENCE_OPTIMISER),
+                              label=CONDITIONS[name].label + ", reference optimiser regime")
+    for name in ("lambda0", "disdiff")})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
@@ -172,17 +186,69 @@ CURVES = {
 PROBE_IMAGES = 320
 
 
+@dataclass(frozen=True)
+class Setting:
+    """The data and the frozen models every condition of a study trains over: the store's
+    folder under WORK/data and its preparation, the first stage's recipe (None: pixel space,
+    the backbone run serves as its own identity first stage) and the backbone's, with their
+    ``--set`` overrides, and what the DisDiff recipe needs changed for this image size."""
+
+    store: str
+    prepare: tuple[str, ...]
+    backbone: str
+    backbone_sets: tuple[str, ...]
+    backbone_steps: int
+    disdiff_sets: tuple[str, ...]
+    budget: str
+    first_stage: str | None = None
+    first_stage_sets: tuple[str, ...] = ()
+    first_stage_steps: int = 0
+
+
+SETTINGS = {
+    "pixel16": Setting(
+        "toy-shapes-16", (), "quickstart/backbone", (), 600, (),
+        "toy-shapes 16×16 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6); "
+        "pixel-space backbone `recipes/quickstart/backbone.yaml` (base 16 channels)"),
+    "latent32": Setting(
+        "toy-shapes-32", ("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
+        "tiny/backbone",
+        ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]"), 3000,
+        ("encoder.params.image_size=32",),
+        "toy-shapes 32×32 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6); "
+        "VQ first stage `recipes/tiny/autoencoder.yaml` with ch_mult [1, 2, 2] (32 px → 8×8×3 "
+        "latent, 64 codes; pixel loss L2 and no discriminator: with the recipe's L1 and "
+        "discriminator it collapsed at 32 px to one image, or to black); latent backbone "
+        "`recipes/tiny/backbone.yaml` (base 32 channels) on it",
+        first_stage="tiny/autoencoder",
+        first_stage_sets=("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
+                          "first_stage.params.pixel_loss=l2"),
+        first_stage_steps=1000),
+}
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("experiments/work"))
+    parser.add_argument("--setting", choices=SETTINGS, default="pixel16")
+    parser.add_argument("--work", type=Path,
+                        help="default: experiments/work (pixel16), experiments/work-SETTING")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--backbone-steps", type=int, default=600)
+    parser.add_argument("--first-stage-steps", type=int,
+                        help="first-stage steps (a latent setting; default: the setting's)")
+    parser.add_argument("--backbone-steps", type=int, help="default: the setting's")
     parser.add_argument("--steps", type=int, default=800, help="DisDiff optimiser steps")
     parser.add_argument("--lambda", dest="lam", type=float, default=0.05)
     parser.add_argument("--conditions", nargs="+", choices=[*CONDITIONS, "untrained"],
                         default=["disdiff", "lambda0", "untrained"])
     parser.add_argument("--doc", type=Path, default=Path("docs/results/toy-disentanglement.md"))
-    return parser.parse_args()
+    args = parser.parse_args()
+    setting = SETTINGS[args.setting]
+    if args.work is None:
+        suffix = "" if args.setting == "pixel16" else f"-{args.setting}"
+        args.work = Path(f"experiments/work{suffix}")
+    args.backbone_steps = args.backbone_steps or setting.backbone_steps
+    args.first_stage_steps = args.first_stage_steps or setting.first_stage_steps
+    return args
 
 
 def label(args: argparse.Namespace, condition: str) -> str:
@@ -208,13 +274,30 @@ def train_order(conditions: list[str]) -> list[str]:
     return order
 
 
+def train_frozen_models(args: argparse.Namespace, data: list[str]) -> Path:
+    """The setting's first stage (if any) and backbone, trained once; returns the backbone
+    run, which also carries the first stage the DisDiff runs use."""
+    setting = SETTINGS[args.setting]
+    runs = args.work.resolve() / "runs"
+    backbone_sets = [*data, *setting.backbone_sets, f"train.steps={args.backbone_steps}"]
+    steps = []
+    if setting.first_stage:
+        steps.append(PipelineStep(setting.first_stage,
+                                  (*data, *setting.first_stage_sets,
+                                   f"train.steps={args.first_stage_steps}"),
+                                  runs / "first-stage"))
+        backbone_sets.append(f"first_stage={{from_run: {runs / 'first-stage'}}}")
+    steps.append(PipelineStep(setting.backbone, tuple(backbone_sets), runs / "backbone"))
+    run_pipeline(steps)
+    return runs / "backbone"
+
+
 def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], Path]:
-    """The backbone, then every trained condition per seed; returns their run folders."""
+    """The frozen models, then every trained condition per seed; returns their run folders."""
     work = args.work.resolve()
-    backbone = work / "runs" / "backbone"
-    data = [f"data.store={store}"]
-    run_pipeline([PipelineStep("quickstart/backbone", (*data, f"train.steps={args.backbone_steps}"),
-                               backbone)])
+    setting = SETTINGS[args.setting]
+    data = [f"data.store={store}", *setting.prepare]
+    backbone = train_frozen_models(args, data)
     runs = {}
     trained = train_order(args.conditions)
     if "untrained" in args.conditions and not trained:
@@ -226,7 +309,7 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
             sets = [*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
                     f"train.steps={args.steps * condition.steps_scale}", f"train.seed={seed}",
                     "train.eval_every=null",
-                    losses_override(params), *condition.sets]
+                    losses_override(params), *setting.disdiff_sets, *condition.sets]
             if condition.warm_from:
                 source = runs[(condition.warm_from, seed)]
                 sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
@@ -367,8 +450,9 @@ def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], pat
 
 def main() -> None:
     args = parse_args()
+    setting = SETTINGS[args.setting]
     started = time.monotonic()
-    store = (args.work / "data" / "toy-shapes-16").resolve()
+    store = (args.work / "data" / SETTINGS[args.setting].store).resolve()
     runs = train_runs(args, store)
     results = score(args, runs, store)
     curves = args.doc.with_name(args.doc.stem + "-curves.png")
@@ -376,7 +460,8 @@ def main() -> None:
     minutes = (time.monotonic() - started) / 60
     command = "python " + " ".join(sys.argv)
     write_json_atomic(args.work / "results.json", {
-        "command": command, "seeds": args.seeds, "lambda": args.lam, "steps": args.steps,
+        "command": command, "setting": args.setting, "seeds": args.seeds, "lambda": args.lam,
+        "steps": args.steps,
         "backbone_steps": args.backbone_steps, "results": results, "minutes": minutes})
     doc = "\n".join([
         "# Toy disentanglement study (generated)",
@@ -385,9 +470,11 @@ def main() -> None:
          f"{platform.processor() or platform.machine()} (torch {torch.__version__}, "
          f"{torch.get_num_threads()} threads); the curves are in `{curves.name}`."),
         "",
-        (f"Budget: toy-shapes 16×16 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × "
-         f"pos_y 6); backbone `recipes/quickstart/backbone.yaml` trained {args.backbone_steps} "
-         f"steps; DisDiff `recipes/quickstart/disdiff.yaml` (conv4 encoder, N = 5, D = 8, batch "
+        (f"Budget: {setting.budget}"
+         + (f", first stage trained {args.first_stage_steps} steps" if setting.first_stage
+            else "")
+         + f"; backbone trained {args.backbone_steps} steps; DisDiff "
+         f"`recipes/quickstart/disdiff.yaml` (conv4 encoder, N = 5, D = 8, batch "
          f"16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run (a warm "
          f"start adds {args.steps} steps to its source run). Exact metrics (disentanglement_lib "
          f"settings), pca1 codes, metric seed = training seed; mean ± std (population) over "

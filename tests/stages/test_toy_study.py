@@ -37,3 +37,23 @@ def test_study_writes_its_table(tmp_path: Path) -> None:
     # the chain trained the runs it starts from first
     for source in ("lambda0-seed0", "disdiff-warm-band-mid-l1-frozenenc-seed0"):
         assert (tmp_path / "work" / "runs" / source / "weights").is_dir()
+
+
+@pytest.mark.slow
+def test_latent_setting_trains_first_stage_backbone_and_conditions(tmp_path: Path) -> None:
+    """The latent32 setting: a VQ first stage on 32×32 images, a latent backbone on it, and
+    DisDiff over both (here under the reference optimiser regime), scored like the pixel one."""
+    doc = tmp_path / "doc.md"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--setting", "latent32", "--work", str(tmp_path / "work"),
+         "--seeds", "0", "--first-stage-steps", "2", "--backbone-steps", "2", "--steps", "2",
+         "--doc", str(doc), "--conditions", "disdiff-refopt"],
+        check=False, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "VQ first stage" in doc.read_text()
+    runs = tmp_path / "work" / "runs"
+    backbone = json.loads((runs / "backbone" / "run.json").read_text())
+    assert backbone["parents"] == {"first_stage": str(runs / "first-stage")}
+    recipe = (runs / "disdiff-refopt-seed0" / "recipe.yaml").read_text()
+    assert "image_size: 32" in recipe and "batch_size: 64" in recipe
