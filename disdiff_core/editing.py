@@ -1,10 +1,14 @@
 """Sampling and editing with a trained DisDiff model: generation, reconstruction, factor swaps
 and traversals (docs/method.md, "Sampling and editing").
 
-Every edit of a real image starts from that image's deterministic DDIM inversion: y0 = s·ℰ(x)
-is mapped to y_T with the conditional ε̃ of its own code z = E(x), then y_T is sampled back with
-η = 0 under an edited code. With the unedited code this returns (up to discretisation error)
-the input, so what changes in an edit is what the edited factor controls.
+By default every edit of a real image starts from that image's deterministic DDIM inversion:
+y0 = s·ℰ(x) is mapped to y_T with the conditional ε̃ of its own code z = E(x), then y_T is
+sampled back with η = 0 under an edited code. With the unedited code this returns (up to
+discretisation error) the input, so what changes in an edit is what the edited factor controls.
+An inverted y_T carries the image itself, though, and while the fields are weak (early in
+training, or over a strong backbone) it fixes every cell of a grid to the source. The other
+start, ``noise``, is the reference's: one fresh y_T ~ N(0, I) shared by the whole grid, sampled
+with η = 0, so the cells differ only in their codes and show what the codes alone control.
 
 Images go in as store images (uint8 (B, H, W, C)) or model inputs (float (B, C, H, W) in
 [-1, 1]); results come out as uint8 (…, H, W, C) arrays, ready for
@@ -29,6 +33,8 @@ from disdiff_core.recipes.model import Component
 
 #: Samples per sampler loop.
 BATCH = 64
+#: Where an edit's sampling starts: the source's DDIM inversion, or one fresh noise y_T.
+STARTS = ("inverted", "noise")
 
 
 def build_sampler(component: Component, *, steps: int | None = None,
@@ -140,12 +146,33 @@ def _source(model: DisDiffModel, source: Any) -> tuple[Tensor, Tensor]:
     return x, model.encode(x)
 
 
+def _start(model: DisDiffModel, sampler: Sampler, x: Tensor, z: Tensor, start: str,
+           generator: torch.Generator | None, batch_size: int) -> Tensor:
+    """The y_T (1, C, h, w) an edit of image x (1, C, H, W) with code z starts from."""
+    if start not in STARTS:
+        raise DisdiffError(f"unknown edit start {start!r}; choose one of {', '.join(STARTS)}")
+    if start == "noise":
+        return _noise(model, 1, generator)
+    return invert(model, sampler, x, z, batch_size=batch_size)
+
+
+@torch.no_grad()
+def unedited(model: DisDiffModel, sampler: Sampler, source: Any, *, start: str = "inverted",
+             generator: torch.Generator | None = None) -> np.ndarray:
+    """The first image of ``source`` sampled under its own code from ``start``: the cell an
+    edit grid is read against (from the inversion, the source itself up to discretisation
+    error; from noise, what the source's code alone makes). uint8 (1, H, W, C)."""
+    x, z = _source(model, source)
+    y_T = _start(model, sampler, x, z, start, generator, BATCH)
+    return render(model, sampler, y_T, z, deterministic=True)
+
+
 def _edit_from(model: DisDiffModel, sampler: Sampler, x: Tensor, z: Tensor, codes: Tensor,
-               batch_size: int) -> np.ndarray:
-    """Sample the inverted y_T of image x (1, C, H, W) with code z (1, N, D) under each of
-    ``codes`` (rows, cols, N, D), decoded to uint8 (rows, cols, H, W, C): one row per factor,
-    one column per edit."""
-    y_T = invert(model, sampler, x, z, batch_size=batch_size)
+               batch_size: int, start: str, generator: torch.Generator | None) -> np.ndarray:
+    """Sample the y_T of ``start`` for image x (1, C, H, W) with code z (1, N, D) under each
+    of ``codes`` (rows, cols, N, D), decoded to uint8 (rows, cols, H, W, C): one row per
+    factor, one column per edit."""
+    y_T = _start(model, sampler, x, z, start, generator, batch_size)
     rows, cols = codes.shape[:2]
     flat = codes.reshape(rows * cols, *codes.shape[2:])
     images = render(model, sampler, y_T.repeat(rows * cols, 1, 1, 1), flat,
@@ -155,21 +182,24 @@ def _edit_from(model: DisDiffModel, sampler: Sampler, x: Tensor, z: Tensor, code
 
 @torch.no_grad()
 def swap(model: DisDiffModel, sampler: Sampler, source: Any, targets: Any, *,
-         batch_size: int = BATCH) -> np.ndarray:
+         batch_size: int = BATCH, start: str = "inverted",
+         generator: torch.Generator | None = None) -> np.ndarray:
     """Factor swaps: cell (k, j) is the source image (first of ``source``) with code z_k taken
-    from target j. uint8 (N, num_targets, H, W, C)."""
+    from target j, sampled from ``start`` (see the module docstring; ``generator`` draws the
+    noise start). uint8 (N, num_targets, H, W, C)."""
     x, z = _source(model, source)
     z_targets = model.encode(_images(model, targets))
     n, count = model.num_factors, z_targets.shape[0]
     codes = z[0].expand(n, count, *z.shape[1:]).clone()
     for k in range(n):
         codes[k, :, k] = z_targets[:, k]
-    return _edit_from(model, sampler, x, z, codes, batch_size)
+    return _edit_from(model, sampler, x, z, codes, batch_size, start, generator)
 
 
 @torch.no_grad()
 def interpolate(model: DisDiffModel, sampler: Sampler, image_a: Any, image_b: Any, num: int, *,
-                batch_size: int = BATCH) -> np.ndarray:
+                batch_size: int = BATCH, start: str = "inverted",
+                generator: torch.Generator | None = None) -> np.ndarray:
     """Per-factor interpolation: cell (k, j) is image a with z_k = (1−α_j)·z_k(a) + α_j·z_k(b),
     α = linspace(0, 1, num). uint8 (N, num, H, W, C)."""
     x, z = _source(model, image_a)
@@ -178,7 +208,7 @@ def interpolate(model: DisDiffModel, sampler: Sampler, image_a: Any, image_b: An
     codes = z_a.expand(model.num_factors, num, *z_a.shape).clone()
     for k in range(model.num_factors):
         codes[k, :, k] = (1 - alphas) * z_a[k] + alphas * z_b[k]
-    return _edit_from(model, sampler, x, z, codes, batch_size)
+    return _edit_from(model, sampler, x, z, codes, batch_size, start, generator)
 
 
 def principal_directions(codes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -193,7 +223,8 @@ def principal_directions(codes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 @torch.no_grad()
 def traverse(model: DisDiffModel, sampler: Sampler, source: Any, codes: Tensor, num: int, *,
-             span: float = 2.0, batch_size: int = BATCH) -> np.ndarray:
+             span: float = 2.0, batch_size: int = BATCH, start: str = "inverted",
+             generator: torch.Generator | None = None) -> np.ndarray:
     """Per-factor traversal along the principal direction of z_k over ``codes`` (M, N, D).
 
     Cell (k, j) is the source with z_k's coordinate along u_k set to the mean's plus c_j,
@@ -210,7 +241,7 @@ def traverse(model: DisDiffModel, sampler: Sampler, source: Any, codes: Tensor, 
         u = direction[k]
         along = (z_source[k] - mean[k]) @ u
         out[k, :, k] = z_source[k] + (steps[:, None] * spread[k] - along) * u
-    return _edit_from(model, sampler, x, z, out, batch_size)
+    return _edit_from(model, sampler, x, z, out, batch_size, start, generator)
 
 
 #: Noise levels of :func:`factor_effect_figure`, as fractions of T.

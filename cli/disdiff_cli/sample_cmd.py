@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from disdiff_cli.console import out
-from disdiff_core.app.results import FigureMode
+from disdiff_core.app.results import EditStart, FigureMode
 
 
 def sample(
@@ -35,6 +35,10 @@ def sample(
         "--pool", min=2, help="traverse: data images whose codes give the directions")] = 256,
     span: Annotated[float, typer.Option(
         "--span", min=0.0, help="traverse: standard deviations each way")] = 2.0,
+    start: Annotated[EditStart, typer.Option(
+        "--start", help="swap/traverse: sample from the source's inversion (keeps its identity) "
+        "or from one fresh noise for the grid (shows what the codes alone control)")
+    ] = EditStart.inverted,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="samples per loop")] = 64,
     device: Annotated[str | None, typer.Option(
         "--device", help="torch device (default: cuda when available)")] = None,
@@ -44,6 +48,6 @@ def sample(
 
     figure = api.draw_figure(run, mode, data=data, out=out_path, num=num, steps=steps,
                              seed=seed, source=source, to=to, pool=pool, span=span,
-                             batch_size=batch_size, device=device)
+                             start=start, batch_size=batch_size, device=device)
     height, width = figure.image.shape[:2]
     out.print(f"wrote {mode.value} figure {width}×{height} to {out_path}")

@@ -6,6 +6,9 @@
   own code, then η = 0 sampling: the image's identity is kept).
 - swap: the source image and ``num`` targets; row "factor k" shows the source with its code z_k
   taken from each target.
+- Swaps and traversals start from the source's inversion (``start`` inverted) or from one fresh
+  noise shared by the grid (``start`` noise); with noise, the first column is the source's own
+  code sampled from that noise and the source image heads it.
 - traverse: row "factor k" moves z_k of the source along the principal direction of z_k over
   the codes of ``pool`` data images (``num`` steps within ±``span`` standard deviations), or,
   with ``to``, interpolates z_k from the source to that store row.
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from disdiff_core import editing
-from disdiff_core.app.results import Figure, FigureMode, Progress, silent
+from disdiff_core.app.results import EditStart, Figure, FigureMode, Progress, silent
 from disdiff_core.app.runs import load_run
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
@@ -33,7 +36,8 @@ from disdiff_core.loading import check_image_shape, encode_images
 ROW_LENGTH = 8
 
 
-def _wrapped(groups: list[tuple[str, np.ndarray]], ncols: int) -> tuple[list[np.ndarray], list[str]]:
+def _wrapped(groups: list[tuple[str, np.ndarray]],
+             ncols: int) -> tuple[list[np.ndarray], list[str]]:
     """Parallel image rows (label, (B, H, W, C)) cut into pieces of ``ncols``, interleaved."""
     rows, labels = [], []
     for start in range(0, len(groups[0][1]), ncols):
@@ -51,16 +55,19 @@ def paired_figure(groups: list[tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 def factor_figure(cells: np.ndarray, col_labels: list[str], *, first: np.ndarray | None = None,
-                  header: tuple[str, np.ndarray] | None = None) -> np.ndarray:
+                  header: tuple[str, np.ndarray] | None = None,
+                  header_first: np.ndarray | None = None) -> np.ndarray:
     """Rows "factor k" of ``cells`` (N, C, H, W, 3); ``first``: an image shown in a leading
-    column of every factor row; ``header``: a labelled row above them (under the edits)."""
+    column of every factor row; ``header``: a labelled row above them (under the edits), led by
+    ``header_first`` (or a blank) above the leading column."""
     rows = [cells[k] for k in range(cells.shape[0])]
     labels = [f"factor {k}" for k in range(cells.shape[0])]
     if first is not None:
         rows = [np.concatenate([first[None], row]) for row in rows]
     if header is not None:
-        blank = np.full_like(cells[0, :1], BACKGROUND)
-        rows.insert(0, np.concatenate([blank, header[1]]) if first is not None else header[1])
+        lead = (header_first[None] if header_first is not None
+                else np.full_like(cells[0, :1], BACKGROUND))
+        rows.insert(0, np.concatenate([lead, header[1]]) if first is not None else header[1])
         labels.insert(0, header[0])
     return labelled_grid(rows, labels, ncols=rows[-1].shape[0], col_labels=col_labels)
 
@@ -78,6 +85,7 @@ def draw_figure(
     to: int | None = None,
     pool: int = 256,
     span: float = 2.0,
+    start: EditStart | str = EditStart.inverted,
     batch_size: int = 64,
     device: str | None = None,
     progress: Progress = silent,
@@ -108,7 +116,19 @@ def draw_figure(
             raise DataError(f"store {data} has {store.num_images} images; no row {index}")
         return store.read_rows(np.array([index])) if index is not None else pick(1)
 
+    start = EditStart(start)
     kwargs = {"batch_size": batch_size}
+    edit_kwargs = {**kwargs, "start": start.value, "generator": generator}
+
+    def leading(edited: np.ndarray) -> dict[str, np.ndarray]:
+        """The leading column of an edit grid: the source itself after an inversion; from
+        noise, the source's code sampled from the grid's noise, under the source image."""
+        if start is EditStart.inverted:
+            return {"first": edited[0]}
+        return {"first": editing.unedited(model, sampler, edited, start=start.value,
+                                          generator=torch.Generator().manual_seed(seed))[0],
+                "header_first": edited[0]}
+
     if mode is FigureMode.generate:
         if store is None:
             image = paired_figure([("sample", editing.generate(
@@ -123,20 +143,20 @@ def draw_figure(
             model, sampler, images, **kwargs))])
     elif mode is FigureMode.swap:
         edited, targets = row(source), pick(num)
-        cells = editing.swap(model, sampler, edited, targets, **kwargs)
+        cells = editing.swap(model, sampler, edited, targets, **edit_kwargs)
         image = factor_figure(cells, ["source", *(f"t{j}" for j in range(len(targets)))],
-                              first=edited[0], header=("target", targets))
+                              header=("target", targets), **leading(edited))
     elif to is not None:
         edited = row(source)
-        cells = editing.interpolate(model, sampler, edited, row(to), num, **kwargs)
+        cells = editing.interpolate(model, sampler, edited, row(to), num, **edit_kwargs)
         image = factor_figure(cells, [f"{a:.2f}" for a in np.linspace(0, 1, num)])
     else:
         edited = row(source)
         codes = encode_images(model, pick(pool), batch_size=batch_size)
-        cells = editing.traverse(model, sampler, edited, codes, num, span=span, **kwargs)
+        cells = editing.traverse(model, sampler, edited, codes, num, span=span, **edit_kwargs)
         image = factor_figure(cells, ["source", *(f"{c:+.1f}" for c in
                                                   np.linspace(-span, span, num))],
-                              first=edited[0])
+                              **leading(edited))
     if out is not None:
         save_png(out, image)
         progress(f"wrote {mode.value} figure {image.shape[1]}×{image.shape[0]} to {out}")

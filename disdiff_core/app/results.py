@@ -104,6 +104,16 @@ class FigureMode(str, Enum):
     traverse = "traverse"
 
 
+class EditStart(str, Enum):
+    """Where the edits of a swap or traversal figure start sampling
+    (:mod:`disdiff_core.editing`): the source's DDIM inversion (the source's identity is kept)
+    or one fresh noise shared by the grid (the reference's figures: what the codes alone
+    control)."""
+
+    inverted = "inverted"
+    noise = "noise"
+
+
 @dataclass(frozen=True)
 class Figure:
     """A labelled grid (uint8 (H, W, 3)) of one figure mode, and the PNG it was saved to."""

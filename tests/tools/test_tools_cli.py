@@ -61,6 +61,8 @@ def test_encode_image_folder(cli, disdiff_run, toy_store, store_codes, tmp_path)
     (["--mode", "generate", "--num", "3", "--data", "STORE"], 2, 3, False),
     (["--mode", "reconstruct", "--num", "10", "--data", "STORE"], 4, 8, False),
     (["--mode", "swap", "--num", "3", "--data", "STORE"], 1 + NUM_FACTORS, 4, True),
+    (["--mode", "swap", "--num", "3", "--data", "STORE", "--start", "noise"], 1 + NUM_FACTORS, 4,
+     True),
     (["--mode", "traverse", "--num", "4", "--pool", "8", "--data", "STORE"], NUM_FACTORS, 5,
      True),
     (["--mode", "traverse", "--num", "4", "--to", "5", "--data", "STORE"], NUM_FACTORS, 4, True),

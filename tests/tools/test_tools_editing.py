@@ -11,6 +11,7 @@ from tool_runs import IMAGE, NUM_FACTORS, SAMPLER_STEPS
 
 from disdiff_core import editing
 from disdiff_core.data.store import open_store
+from disdiff_core.errors import DisdiffError
 from disdiff_core.loading import encode_images, load_disdiff, read_run_recipe
 from disdiff_core.recipes.model import Component
 
@@ -67,6 +68,24 @@ def test_swap_with_own_code_is_reconstruction(model, sampler, images) -> None:
     recon = editing.reconstruct(model, sampler, images[:1])[0]
     for k in range(NUM_FACTORS):
         np.testing.assert_allclose(cells[k, 0], recon, atol=1)
+
+
+def test_swap_from_noise_shares_one_noise(model, sampler, images) -> None:
+    """From noise, every cell starts from the same y_T: a cell whose code is the source's own
+    is the unedited sample of that noise, and the cells are not the inverted start's."""
+    def seeded() -> torch.Generator:
+        return torch.Generator().manual_seed(3)
+
+    cells = editing.swap(model, sampler, images[:1], images[:3], start="noise",
+                         generator=seeded())
+    assert cells.shape == (NUM_FACTORS, 3, IMAGE, IMAGE, 3)
+    own = editing.unedited(model, sampler, images[:1], start="noise", generator=seeded())[0]
+    for k in range(NUM_FACTORS):
+        np.testing.assert_allclose(cells[k, 0], own, atol=1)
+    inverted = editing.swap(model, sampler, images[:1], images[:3])
+    assert _mse(cells, inverted) > 10 * _mse(cells[:, 0], np.broadcast_to(own, cells[:, 0].shape))
+    with pytest.raises(DisdiffError, match="unknown edit start 'random'"):
+        editing.swap(model, sampler, images[:1], images[:3], start="random")
 
 
 def test_interpolate_ends(model, sampler, images) -> None:
