@@ -170,6 +170,11 @@ CONDITIONS.update({
                                                       *REFERENCE_OPTIMISER),
                               label=CONDITIONS[name].label + ", reference optimiser regime")
     for name in ("lambda0", "disdiff")})
+#: The faithful recipe and its λ = 0 twin at 3 × the steps (on the latent backbone w, and with
+#: it the term's weight, grows through training: a longer run gives it the time).
+CONDITIONS.update({f"{name}-x3": replace(CONDITIONS[name], steps_scale=3,
+                                         label=CONDITIONS[name].label + ", 3 × the steps")
+                   for name in ("lambda0", "disdiff")})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
