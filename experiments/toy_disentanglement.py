@@ -12,7 +12,7 @@ miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×
 backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images. The first
 stage and the backbone are trained once; per seed s, the DisDiff
 recipe (``recipes/quickstart/disdiff.yaml``) trains once per condition with ``train.seed = s``
-(initial weights, data order and noise follow it). Conditions (:data:`LOSS_PARAMS`): as shipped
+(initial weights, data order and noise follow it). Conditions (:data:`CONDITIONS`): as shipped
 (λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
 mean, so the term is not scaled down by the young field's small magnitude), also at λ = 1; with
 w over the decoded image; with G_c on a detached code (the ablation of the gradient path); and
@@ -116,9 +116,15 @@ CONDITIONS = {
 }
 #: Conditions also trained for five times the steps (a longer budget for the term to learn in).
 LONGER = ("lambda0-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
-CONDITIONS.update({f"{name}-long": replace(CONDITIONS[name], steps_scale=5,
-                                           label=CONDITIONS[name].label + ", 5 × the steps")
-                   for name in LONGER})
+
+
+def scaled(name: str, scale: int) -> Condition:
+    """Condition ``name`` trained for ``scale`` times the steps."""
+    return replace(CONDITIONS[name], steps_scale=scale,
+                   label=CONDITIONS[name].label + f", {scale} × the steps")
+
+
+CONDITIONS.update({f"{name}-long": scaled(name, 5) for name in LONGER})
 #: Conditions also trained with the encoder's learning rate at a tenth (the term's target, Ē,
 #: then moves slowly: a field trained on the term learns its ranking only under a still Ē).
 SLOW_ENCODER = ("lambda0-warm", "disdiff-warm", "disdiff-warm-band-mid",
@@ -151,15 +157,11 @@ CONDITIONS.update({
                  "disdiff-warm-band-mid-l1-detached-emaenc", "disdiff-warm-band-mid-emaenc")})
 #: The field-first chain at 3 × the steps in both phases (the encoder joins at lr × 0.1, live),
 #: and its control: λ = 0 continued at the encoder's lr × 0.1 for as many steps as phase two.
-CONDITIONS[f"{FIELD_FIRST}-x3"] = replace(
-    CONDITIONS[FIELD_FIRST], steps_scale=3,
-    label=CONDITIONS[FIELD_FIRST].label + ", 3 × the steps")
+CONDITIONS[f"{FIELD_FIRST}-x3"] = scaled(FIELD_FIRST, 3)
 CONDITIONS["fieldfirst-x3-band-mid-slowenc"] = replace(
     CONDITIONS["fieldfirst-band-mid-slowenc"], warm_from=f"{FIELD_FIRST}-x3", steps_scale=3,
     label=CONDITIONS["fieldfirst-band-mid-slowenc"].label + ", both phases 3 × the steps")
-CONDITIONS["lambda0-warm-slowenc-x3"] = replace(
-    CONDITIONS["lambda0-warm-slowenc"], steps_scale=3,
-    label=CONDITIONS["lambda0-warm-slowenc"].label + ", 3 × the steps")
+CONDITIONS["lambda0-warm-slowenc-x3"] = scaled("lambda0-warm-slowenc", 3)
 #: The reference's optimiser regime scaled to a CPU run: lr 2e-6 × batch (2.56e-4 at the
 #: reference's batch 128) at batch 64, with a linear warm-up over a quarter of an 800-step run
 #: (the reference's 10k steps would never end here). AdamW with weight decay 0.01 is the
@@ -172,9 +174,7 @@ CONDITIONS.update({
     for name in ("lambda0", "disdiff")})
 #: The faithful recipe and its λ = 0 twin at 3 × the steps (on the latent backbone w, and with
 #: it the term's weight, grows through training: a longer run gives it the time).
-CONDITIONS.update({f"{name}-x3": replace(CONDITIONS[name], steps_scale=3,
-                                         label=CONDITIONS[name].label + ", 3 × the steps")
-                   for name in ("lambda0", "disdiff")})
+CONDITIONS.update({f"{name}-x3": scaled(name, 3) for name in ("lambda0", "disdiff")})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
@@ -210,20 +210,25 @@ class Setting:
     first_stage_steps: int = 0
 
 
+#: The toy-shapes grid both settings render.
+TOY_GRID = "864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6"
 SETTINGS = {
     "pixel16": Setting(
-        "toy-shapes-16", (), "quickstart/backbone", (), 600, (),
-        "toy-shapes 16×16 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6); "
-        "pixel-space backbone `recipes/quickstart/backbone.yaml` (base 16 channels)"),
+        store="toy-shapes-16", prepare=(), backbone="quickstart/backbone", backbone_sets=(),
+        backbone_steps=600, disdiff_sets=(),
+        budget=f"toy-shapes 16×16 ({TOY_GRID}); pixel-space backbone "
+        "`recipes/quickstart/backbone.yaml` (base 16 channels)"),
     "latent32": Setting(
-        "toy-shapes-32", ("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
-        "tiny/backbone",
-        ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]"), 3000,
-        ("encoder.params.image_size=32",),
-        "toy-shapes 32×32 (864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6); "
-        "VQ first stage `recipes/tiny/autoencoder.yaml` with ch_mult [1, 2, 2] (32 px → 8×8×3 "
-        "latent, 64 codes; pixel loss L2 and no discriminator: with the recipe's L1 and "
-        "discriminator it collapsed at 32 px to one image, or to black); latent backbone "
+        store="toy-shapes-32",
+        prepare=("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
+        backbone="tiny/backbone",
+        backbone_sets=("backbone.params.image_size=8",
+                       "backbone.params.attention_resolutions=[4]"),
+        backbone_steps=3000, disdiff_sets=("encoder.params.image_size=32",),
+        budget=f"toy-shapes 32×32 ({TOY_GRID}); VQ first stage `recipes/tiny/autoencoder.yaml` "
+        "with ch_mult [1, 2, 2] (32 px → 8×8×3 latent, 64 codes; pixel loss L2 and no "
+        "discriminator: with the recipe's L1 and discriminator it collapsed at 32 px to one "
+        "image, or to black); latent backbone "
         "`recipes/tiny/backbone.yaml` (base 32 channels) on it",
         first_stage="tiny/autoencoder",
         first_stage_sets=("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
@@ -457,7 +462,7 @@ def main() -> None:
     args = parse_args()
     setting = SETTINGS[args.setting]
     started = time.monotonic()
-    store = (args.work / "data" / SETTINGS[args.setting].store).resolve()
+    store = (args.work / "data" / setting.store).resolve()
     runs = train_runs(args, store)
     results = score(args, runs, store)
     curves = args.doc.with_name(args.doc.stem + "-curves.png")
@@ -466,7 +471,7 @@ def main() -> None:
     command = "python " + " ".join(sys.argv)
     write_json_atomic(args.work / "results.json", {
         "command": command, "setting": args.setting, "seeds": args.seeds, "lambda": args.lam,
-        "steps": args.steps,
+        "steps": args.steps, "first_stage_steps": args.first_stage_steps,
         "backbone_steps": args.backbone_steps, "results": results, "minutes": minutes})
     doc = "\n".join([
         "# Toy disentanglement study (generated)",

@@ -118,7 +118,13 @@ def draw_figure(
 
     start = EditStart(start)
     kwargs = {"batch_size": batch_size}
-    edit_kwargs = {**kwargs, "start": start.value, "generator": generator}
+
+    def grid_noise() -> torch.Generator:
+        """A fresh generator of the grid's noise start: the edits and their unedited cell each
+        take one, so both draw the same y_T."""
+        return torch.Generator().manual_seed(seed)
+
+    edit_kwargs = {**kwargs, "start": start.value, "generator": grid_noise()}
 
     def leading(edited: np.ndarray) -> dict[str, np.ndarray]:
         """The leading column of an edit grid: the source itself after an inversion; from
@@ -126,7 +132,7 @@ def draw_figure(
         if start is EditStart.inverted:
             return {"first": edited[0]}
         return {"first": editing.unedited(model, sampler, edited, start=start.value,
-                                          generator=torch.Generator().manual_seed(seed))[0],
+                                          generator=grid_noise())[0],
                 "header_first": edited[0]}
 
     if mode is FigureMode.generate:
