@@ -1,15 +1,16 @@
 """Does DisDiff disentangle? DisDiff (λ > 0) against the same recipe with λ = 0 (PDAE-style:
 the fields are split but nothing pushes them apart) and against an untrained encoder, on the
-procedural toy-shapes set (five known factors), over several seeds.
+procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over several seeds.
 
     python experiments/toy_disentanglement.py [--setting pixel16] [--work experiments/work]
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
 
-Two settings (:data:`SETTINGS`): ``pixel16``, the quickstart's pixel-space backbone
-(``recipes/quickstart/backbone.yaml``) on 16×16 images, and ``latent32``, the paper's shape in
+Three settings (:data:`SETTINGS`): ``pixel16``, the quickstart's pixel-space backbone
+(``recipes/quickstart/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
 miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
-backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images. The first
+backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images; and
+``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid). The first
 stage and the backbone are trained once; per seed s, the DisDiff
 recipe (``recipes/quickstart/disdiff.yaml``) trains once per condition with ``train.seed = s``
 (initial weights, data order and noise follow it). Conditions (:data:`CONDITIONS`): as shipped
@@ -208,10 +209,18 @@ class Setting:
     first_stage: str | None = None
     first_stage_sets: tuple[str, ...] = ()
     first_stage_steps: int = 0
+    #: Where the accuracy probe takes its images: the store's first rows, or rows spread
+    #: evenly over it (a large grid in canonical order shares its leading factors for
+    #: thousands of rows, so its first rows would show one floor, wall and object colour).
+    probe_rows: str = "first"
 
 
-#: The toy-shapes grid both settings render.
+#: The toy-shapes grid both toy settings render.
 TOY_GRID = "864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6"
+#: The first stage that works at 32 px (see the latent32 budget) and the latent backbone on it.
+FIRST_STAGE_32 = ("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
+                  "first_stage.params.pixel_loss=l2")
+LATENT_BACKBONE_8 = ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]")
 SETTINGS = {
     "pixel16": Setting(
         store="toy-shapes-16", prepare=(), backbone="quickstart/backbone", backbone_sets=(),
@@ -221,19 +230,24 @@ SETTINGS = {
     "latent32": Setting(
         store="toy-shapes-32",
         prepare=("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
-        backbone="tiny/backbone",
-        backbone_sets=("backbone.params.image_size=8",
-                       "backbone.params.attention_resolutions=[4]"),
+        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8,
         backbone_steps=3000, disdiff_sets=("encoder.params.image_size=32",),
         budget=f"toy-shapes 32×32 ({TOY_GRID}); VQ first stage `recipes/tiny/autoencoder.yaml` "
         "with ch_mult [1, 2, 2] (32 px → 8×8×3 latent, 64 codes; pixel loss L2 and no "
         "discriminator: with the recipe's L1 and discriminator it collapsed at 32 px to one "
         "image, or to black); latent backbone "
         "`recipes/tiny/backbone.yaml` (base 32 channels) on it",
-        first_stage="tiny/autoencoder",
-        first_stage_sets=("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
-                          "first_stage.params.pixel_loss=l2"),
-        first_stage_steps=1000),
+        first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000),
+    "shapes3d32": Setting(
+        store="synth-shapes3d-32",
+        prepare=("data.prepare={plugin: synth-shapes3d, params: {size: 32}}",),
+        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
+        disdiff_sets=("encoder.params.image_size=32", "encoder.params.num_factors=6"),
+        budget="synth-shapes3d 32×32 (480 000 images, factors floor_hue 10 × wall_hue 10 × "
+        "object_hue 10 × scale 8 × shape 4 × orientation 15, the Shapes3D grid), N = 6; "
+        "the first stage and latent backbone of latent32",
+        first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000,
+        probe_rows="spread"),
 }
 
 
@@ -344,10 +358,13 @@ def codes_of(model: DisDiffModel, condition: str, seed: int, run: Path, store: A
     return encode_store(model, store)
 
 
-def probe(model: DisDiffModel, store: Any, seed: int) -> dict[str, float]:
-    """The disentangling term's top-1 accuracy by timestep slice on the first images."""
-    images = to_model_input(store.read(0, min(PROBE_IMAGES, store.num_images)), torch.device("cpu"))
-    return disentangle_accuracy(model, images, seed=seed)
+def probe(model: DisDiffModel, store: Any, seed: int, rows: str) -> dict[str, float]:
+    """The disentangling term's top-1 accuracy by timestep slice on :data:`PROBE_IMAGES`
+    images, the store's first or spread over it (``rows``, see :class:`Setting`)."""
+    count = min(PROBE_IMAGES, store.num_images)
+    images = (store.read(0, count) if rows == "first" else
+              store.read_rows(np.linspace(0, store.num_images - 1, count).astype(np.int64)))
+    return disentangle_accuracy(model, to_model_input(images, torch.device("cpu")), seed=seed)
 
 
 def last_logged(run: Path) -> dict[str, float]:
@@ -382,7 +399,7 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
             entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
                      for _, metric, number in COLUMNS if metric != "probe"}
             if condition != "untrained":
-                entry.update({f"probe/{k}": v for k, v in probe(model, store, seed).items()})
+                entry.update({f"probe/{k}": v for k, v in probe(model, store, seed, SETTINGS[args.setting].probe_rows).items()})
                 latest = last_logged(run)
                 entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
             results[condition][seed] = entry
