@@ -176,6 +176,14 @@ CONDITIONS.update({
 #: The faithful recipe and its λ = 0 twin at 3 × the steps (on the latent backbone w, and with
 #: it the term's weight, grows through training: a longer run gives it the time).
 CONDITIONS.update({f"{name}-x3": scaled(name, 3) for name in ("lambda0", "disdiff")})
+#: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
+#: ``snr_weighting``, off in the reference): the small t, where ε_θ alone is right and the
+#: fields have nothing to add, stop drowning the gradient of the large t, where the code matters.
+CONDITIONS.update({
+    f"{name}-snr": replace(CONDITIONS[name],
+                           sets=(*CONDITIONS[name].sets, "losses.0.params.snr_weighting=true"),
+                           label=CONDITIONS[name].label + ", reconstruction SNR-weighted (PDAE)")
+    for name in ("lambda0", "disdiff")})
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
