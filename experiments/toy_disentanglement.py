@@ -217,6 +217,8 @@ class Setting:
     first_stage: str | None = None
     first_stage_sets: tuple[str, ...] = ()
     first_stage_steps: int = 0
+    #: The encoder's number of factors N (one per factor of the data).
+    num_factors: int = 5
     #: Where the accuracy probe takes its images: the store's first rows, or rows spread
     #: evenly over it (a large grid in canonical order shares its leading factors for
     #: thousands of rows, so its first rows would show one floor, wall and object colour).
@@ -250,7 +252,7 @@ SETTINGS = {
         store="synth-shapes3d-32",
         prepare=("data.prepare={plugin: synth-shapes3d, params: {size: 32}}",),
         backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
-        disdiff_sets=("encoder.params.image_size=32", "encoder.params.num_factors=6"),
+        disdiff_sets=("encoder.params.image_size=32",), num_factors=6,
         budget="synth-shapes3d 32×32 (480 000 images, factors floor_hue 10 × wall_hue 10 × "
         "object_hue 10 × scale 8 × shape 4 × orientation 15, the Shapes3D grid), N = 6; "
         "the first stage and latent backbone of latent32",
@@ -341,7 +343,8 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
             sets = [*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
                     f"train.steps={args.steps * condition.steps_scale}", f"train.seed={seed}",
                     "train.eval_every=null",
-                    losses_override(params), *setting.disdiff_sets, *condition.sets]
+                    losses_override(params), f"encoder.params.num_factors={setting.num_factors}",
+                    *setting.disdiff_sets, *condition.sets]
             if condition.warm_from:
                 source = runs[(condition.warm_from, seed)]
                 sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
@@ -407,7 +410,8 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
             entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
                      for _, metric, number in COLUMNS if metric != "probe"}
             if condition != "untrained":
-                entry.update({f"probe/{k}": v for k, v in probe(model, store, seed, SETTINGS[args.setting].probe_rows).items()})
+                accuracy = probe(model, store, seed, SETTINGS[args.setting].probe_rows)
+                entry.update({f"probe/{k}": v for k, v in accuracy.items()})
                 latest = last_logged(run)
                 entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
             results[condition][seed] = entry
@@ -509,13 +513,15 @@ def main() -> None:
          + (f", first stage trained {args.first_stage_steps} steps" if setting.first_stage
             else "")
          + f"; backbone trained {args.backbone_steps} steps; DisDiff "
-         f"`recipes/quickstart/disdiff.yaml` (conv4 encoder, N = 5, D = 8, batch "
-         f"16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run (a warm "
-         f"start adds {args.steps} steps to its source run). Exact metrics (disentanglement_lib "
-         f"settings), pca1 codes, metric seed = training seed; mean ± std (population) over "
-         f"seeds {args.seeds}. The probe: top-1 accuracy of the disentangling term's logits "
-         f"(argmax over the N codes = the sampled factor; chance 1/N = 0.2) on the first "
-         f"{PROBE_IMAGES} images, once per fifth of the timesteps, EMA weights, eval mode."),
+         f"`recipes/quickstart/disdiff.yaml` (conv4 encoder, N = {setting.num_factors}, D = 8, "
+         f"batch 16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run "
+         f"(a warm start adds {args.steps} steps to its source run). Exact metrics "
+         f"(disentanglement_lib settings), pca1 codes, metric seed = training seed; mean ± "
+         f"std (population) over seeds {args.seeds}. The probe: top-1 accuracy of the "
+         f"disentangling term's logits "
+         f"(argmax over the N codes = the sampled factor; chance 1/N = "
+         f"{1 / setting.num_factors:.3g}) on {PROBE_IMAGES} images ({setting.probe_rows} rows of "
+         f"the store), once per fifth of the timesteps, EMA weights, eval mode."),
         "",
         table(args, results),
         "",
