@@ -16,17 +16,22 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "toy_disentanglement.py"
 
 
-@pytest.mark.slow
-def test_study_writes_its_table(tmp_path: Path) -> None:
+def run_study(tmp_path: Path, *arguments: str) -> str:
+    """Run the study script on seed 0 with a minimal budget into ``tmp_path/work``; returns the
+    Markdown it wrote."""
     doc = tmp_path / "doc.md"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--work", str(tmp_path / "work"), "--seeds", "0",
-         "--backbone-steps", "4", "--steps", "2", "--doc", str(doc),
-         "--conditions", "fieldfirst-band-mid-emaenc", "untrained"],
-        check=False, capture_output=True, text=True, timeout=900,
+         "--backbone-steps", "2", "--steps", "2", "--doc", str(doc), *arguments],
+        check=False, capture_output=True, text=True, timeout=1200,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    text = doc.read_text()
+    return doc.read_text()
+
+
+@pytest.mark.slow
+def test_study_writes_its_table(tmp_path: Path) -> None:
+    text = run_study(tmp_path, "--conditions", "fieldfirst-band-mid-emaenc", "untrained")
     for label in ("after the field-first run", "untrained encoder", "t in fifth 4"):
         assert label in text
     assert (tmp_path / "doc-curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -43,15 +48,9 @@ def test_study_writes_its_table(tmp_path: Path) -> None:
 def test_latent_setting_trains_first_stage_backbone_and_conditions(tmp_path: Path) -> None:
     """The latent32 setting: a VQ first stage on 32×32 images, a latent backbone on it, and
     DisDiff over both (here under the reference optimiser regime), scored like the pixel one."""
-    doc = tmp_path / "doc.md"
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--setting", "latent32", "--work", str(tmp_path / "work"),
-         "--seeds", "0", "--first-stage-steps", "2", "--backbone-steps", "2", "--steps", "2",
-         "--doc", str(doc), "--conditions", "disdiff-refopt"],
-        check=False, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "VQ first stage" in doc.read_text()
+    text = run_study(tmp_path, "--setting", "latent32", "--first-stage-steps", "2",
+                     "--conditions", "disdiff-refopt")
+    assert "VQ first stage" in text
     runs = tmp_path / "work" / "runs"
     backbone = json.loads((runs / "backbone" / "run.json").read_text())
     assert backbone["parents"] == {"first_stage": str(runs / "first-stage")}
@@ -63,15 +62,9 @@ def test_latent_setting_trains_first_stage_backbone_and_conditions(tmp_path: Pat
 def test_shapes3d_setting_trains_over_the_shapes3d_grid(tmp_path: Path) -> None:
     """The shapes3d32 setting renders synth-shapes3d at 32×32 (the whole Shapes3D grid),
     trains DisDiff with N = 6 over the latent models, and scores its codes and probe."""
-    doc = tmp_path / "doc.md"
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--setting", "shapes3d32", "--work", str(tmp_path / "work"),
-         "--seeds", "0", "--first-stage-steps", "2", "--backbone-steps", "2", "--steps", "2",
-         "--doc", str(doc), "--conditions", "disdiff"],
-        check=False, capture_output=True, text=True, timeout=1200,
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "synth-shapes3d 32×32" in doc.read_text()
+    text = run_study(tmp_path, "--setting", "shapes3d32", "--first-stage-steps", "2",
+                     "--conditions", "disdiff")
+    assert "synth-shapes3d 32×32" in text and "chance 1/N = 0.167" in text
     recipe = (tmp_path / "work" / "runs" / "disdiff-seed0" / "recipe.yaml").read_text()
     assert "num_factors: 6" in recipe and "image_size: 32" in recipe
     scores = json.loads((tmp_path / "work" / "results.json").read_text())["results"]["disdiff"]["0"]
