@@ -36,7 +36,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -222,7 +222,7 @@ class Setting:
     #: Where the accuracy probe takes its images: the store's first rows, or rows spread
     #: evenly over it (a large grid in canonical order shares its leading factors for
     #: thousands of rows, so its first rows would show one floor, wall and object colour).
-    probe_rows: str = "first"
+    probe_rows: Literal["first", "spread"] = "first"
 
 
 #: The toy-shapes grid both toy settings render.
@@ -254,7 +254,7 @@ SETTINGS = {
         backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
         disdiff_sets=("encoder.params.image_size=32",), num_factors=6,
         budget="synth-shapes3d 32×32 (480 000 images, factors floor_hue 10 × wall_hue 10 × "
-        "object_hue 10 × scale 8 × shape 4 × orientation 15, the Shapes3D grid), N = 6; "
+        "object_hue 10 × scale 8 × shape 4 × orientation 15, the Shapes3D grid); "
         "the first stage and latent backbone of latent32",
         first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000,
         probe_rows="spread"),
@@ -520,8 +520,10 @@ def main() -> None:
          f"std (population) over seeds {args.seeds}. The probe: top-1 accuracy of the "
          f"disentangling term's logits "
          f"(argmax over the N codes = the sampled factor; chance 1/N = "
-         f"{1 / setting.num_factors:.3g}) on {PROBE_IMAGES} images ({setting.probe_rows} rows of "
-         f"the store), once per fifth of the timesteps, EMA weights, eval mode."),
+         f"{1 / setting.num_factors:.3g}) on {PROBE_IMAGES} images ("
+         + ("the store's first" if setting.probe_rows == "first"
+            else "spread evenly over the store")
+         + "), once per fifth of the timesteps, EMA weights, eval mode."),
         "",
         table(args, results),
         "",
