@@ -35,4 +35,5 @@ def train(
     from disdiff_core import api
 
     run = api.train(recipe, out=out_dir, overrides=overrides, resume=resume, progress=err.print)
-    out.print(f"run {run.path}: {run.status} at step {run.step}")
+    stopped = " (its time limit)" if run.time_limit_reached is not None else ""
+    out.print(f"run {run.path}: {run.status} at step {run.step}{stopped}")

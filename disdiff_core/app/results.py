@@ -77,12 +77,14 @@ class EvalResult:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A trained (or reused) stage: its run folder, stage, status and last step."""
+    """A trained (or reused) stage: its run folder, stage, status and last step, and the step
+    at which ``train.time_limit_s`` ended it (None when it ran to its last step)."""
 
     path: Path
     stage: str
     status: str
     step: int
+    time_limit_reached: int | None = None
 
 
 @dataclass(frozen=True)

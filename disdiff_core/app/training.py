@@ -13,7 +13,8 @@ from disdiff_core.stages.runner import train_recipe
 
 
 def _result(run: Run) -> TrainResult:
-    return TrainResult(path=run.path, stage=run.stage, status=run.status, step=run.step)
+    return TrainResult(path=run.path, stage=run.stage, status=run.status, step=run.step,
+                       time_limit_reached=run.info.get("time_limit_reached"))
 
 
 def train(

@@ -31,6 +31,15 @@ class TrainConfig(Params):
         description="total optimiser steps of the run (skipped non-finite steps do not count); "
         "null: no limit, train until interrupted (the reference's behaviour)",
     )
+    time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        description="stop after this many seconds of training (wall clock from the start or "
+        "resume of this process) as if the last step had been reached: logs, end hooks, a "
+        "checkpoint and the weights are written and the run is finished, with the step it "
+        "reached in run.json (time_limit_reached); for a job's wall-time limit or a fixed-time "
+        "comparison. null: no limit",
+    )
     batch_size: int = Field(
         128,
         ge=1,

@@ -207,13 +207,15 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, resume: bool | str | Path = False) -> None:
-        """Train until ``config.steps`` optimiser steps are done (forever if None).
+        """Train until ``config.steps`` optimiser steps are done (forever if None), or until
+        ``config.time_limit_s`` has passed.
 
         ``resume``: True continues from the run's latest checkpoint (from step 0 if there is
         none), a path continues from that checkpoint folder. The main process logs to the
         ``train.loggers``, opened at the step training starts from.
         """
         total = self.config.steps
+        stopped_at: int | None = None  # the step at which the time limit stopped training
         self._progress = make_progress(is_main=self.is_main, total=total, stream=self._stream)
         try:
             with self._progress, contextlib.ExitStack() as cleanup:
@@ -225,16 +227,36 @@ class Trainer:
                 self._set_status("running", error=None)
                 self._progress.advance(self.step)
                 self._interval.restart(self.step)
+                deadline = self._deadline()
                 while total is None or self.step < total:
                     if self._optimizer_step():
-                        self._after_step(final=self.step == total)
+                        out_of_time = self._past(deadline)
+                        self._after_step(final=self.step == total or out_of_time)
+                        if out_of_time:
+                            stopped_at = self.step
+                            break
         except KeyboardInterrupt:
             self._set_status("interrupted")
             raise
         except BaseException as exc:
             self._set_status("failed", error=str(exc))
             raise
-        self._set_status("finished")
+        self._set_status("finished", time_limit_reached=stopped_at)
+
+    def _deadline(self) -> float | None:
+        limit = self.config.time_limit_s
+        return None if limit is None else time.monotonic() + limit
+
+    def _past(self, deadline: float | None) -> bool:
+        """Whether the time limit is reached; decided together so every rank stops at the same
+        step (one scalar all-reduce per step under DDP; a single process needs no device
+        sync)."""
+        if deadline is None:
+            return False
+        late = time.monotonic() >= deadline
+        if not self.context.is_distributed:
+            return late
+        return bool(self.context.any_true(torch.tensor(late, device=self.device)))
 
     def _close_loggers(self) -> None:
         for logger in self._loggers:

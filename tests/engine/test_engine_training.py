@@ -186,3 +186,19 @@ def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
                       config(steps=10, log_every=5), make_run(tmp_path / "run"), stream=stream)
     trainer.fit()
     assert "10/10" in stream.getvalue() and "loss" in stream.getvalue()
+
+
+def test_time_limit_ends_the_run_like_its_last_step(tmp_path: Path) -> None:
+    hook_calls: list[int] = []
+    hook = Hook("end", None, lambda trainer: hook_calls.append(trainer.step))
+    trainer = fit(tmp_path, config(steps=50, log_every=10, time_limit_s=1e-9), hooks=[hook])
+    run = Run.open(trainer.run.path)
+    assert run.status == "finished" and run.step == 1
+    assert run.info["time_limit_reached"] == 1
+    assert [r["step"] for r in run.read_metrics()] == [1]  # the final log line
+    assert hook_calls == [1] and (run.checkpoints_dir / "step-0000001").is_dir()
+
+
+def test_without_a_time_limit_the_run_records_none(tmp_path: Path) -> None:
+    trainer = fit(tmp_path, config(steps=3))
+    assert Run.open(trainer.run.path).info["time_limit_reached"] is None
