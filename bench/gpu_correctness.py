@@ -1,22 +1,29 @@
 """Is the fast training step the same computation? bf16 autocast + ``torch.compile`` + fused
-attention against an fp32 eager reference, on one DisDiff training step at a named configuration
+attention against eager references, on one DisDiff training step at a named configuration
 (``bench_step.CONFIGS``), same inputs and same random draws (t, ε and the sampled factor are
 passed in).
 
     python bench/gpu_correctness.py [--config paper|tiny] [--device cuda|cpu] [--batch B]
 
-The reference runs in true fp32 (no TF32 in matmuls or cuDNN) with the math attention; the
-zero-initialised layers (the field's output, attention projections, second convolutions) get
-small random weights first, otherwise their zeros stop the gradient from reaching most of the
-field and the check would compare zeros. Compared, with the tolerances of :data:`CHECKS`:
+Two references run eager with the math attention: fp64, and true fp32 (no TF32 in matmuls or
+cuDNN). The zero-initialised layers (the field's output, attention projections, second
+convolutions) get small random weights first, otherwise their zeros stop the gradient from
+reaching most of the field and the check would compare zeros. Compared against fp64:
 
-* the loss: relative error;
+* the loss: relative error, against an absolute tolerance;
 * the gradients of the encoder and of the field, each as one flattened vector: relative L2
-  error ‖g − g_ref‖ / ‖g_ref‖ (bf16 keeps 8 bits of mantissa, so a few per cent is expected
-  after a forward and a backward through ~100 layers).
+  error ‖g − g64‖ / ‖g64‖, against a multiple of the fp32 reference's own error (its *floor*).
 
-Candidates: fp32 eager with the fused attention kernels forced (errors if a layout is refused),
-and bf16 + compiled (default attention dispatch: the fused kernels); one compilation, to keep
+Why a floor and not a fixed tolerance: the encoder's gradient reaches it only through the
+field's conditioning, the longest chain of the step, and it is sensitive to rounding. At the
+paper configuration plain fp32 already differs from fp64 by 2.5 % (encoder) and 0.8 % (field)
+on a CPU, batch 4; bf16 autocast by 13 % and 5 %, about 5× and 6× the floor. On an H200 a fixed
+1e-3 failed an fp32 check whose only difference was the attention kernel and TF32 convolutions
+(3.7e-2, encoder), although the losses agreed to 1e-5.
+
+Candidates: fp32 eager with the fused attention kernels forced and TF32 off (errors if a layout
+is refused), which isolates the kernels, and bf16 + compiled (default attention dispatch: the
+fused kernels; TF32 convolutions on, as the trainer runs); one compilation, to keep
 ``gpu_check.sh`` within its time. Exit status 1 when a check fails.
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,13 +51,14 @@ class Check:
     compiled: bool
     bf16: bool
     backends: list[SDPBackend] | None  # None: PyTorch's default dispatch
+    tf32: bool  # cuDNN and matmuls in TF32 (the trainer's default for convolutions)
     loss_rtol: float
-    grad_rtol: float
+    grad_floors: float  # allowed gradient error, in multiples of the fp32 reference's own
 
 
 CHECKS = [
-    Check("fp32 eager, fused attention forced", False, False, FUSED, 1e-4, 1e-3),
-    Check("bf16 + compiled + fused attention", True, True, None, 2e-2, 5e-2),
+    Check("fp32 eager, fused attention forced", False, False, FUSED, False, 1e-4, 2.0),
+    Check("bf16 + compiled + fused attention", True, True, None, True, 2e-2, 8.0),
 ]
 
 
@@ -92,7 +101,31 @@ def run_step(model: DisDiffModel, buffers: list[torch.Tensor], draws: dict[str, 
 
 
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+    return float((a.double() - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def fp64_step(model: DisDiffModel, buffers: list[torch.Tensor], draws: dict[str, torch.Tensor],
+              x0: torch.Tensor) -> Outcome:
+    """The step in fp64, on a copy of the model (the gradients stay fp64)."""
+    def wide(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.double() if tensor.is_floating_point() else tensor
+
+    twin = copy.deepcopy(model).double()
+    outcome = run_step(twin, [wide(b) for b in buffers],
+                       {name: wide(value) for name, value in draws.items()}, wide(x0), None)
+    del twin
+    return outcome
+
+
+def errors_against(outcome: Outcome, exact: Outcome) -> dict[str, float]:
+    """Relative error of the loss and of each gradient against the fp64 step."""
+    return {"loss": abs(outcome.loss - exact.loss) / abs(exact.loss)} | {
+        f"grad {name}": relative(outcome.grads[name], exact.grads[name]) for name in exact.grads}
+
+
+def set_tf32(enabled: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
 
 
 def main() -> None:
@@ -117,28 +150,26 @@ def main() -> None:
     }
     draws = {name: value.to(device) for name, value in draws.items()}
 
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
     buffers = [buffer.clone() for buffer in model.buffers()]
-    reference = run_step(model, buffers, draws, x0, None)
-    torch.backends.cudnn.allow_tf32 = True  # the default the fast step runs with
-    print(f"config {args.config}, batch {batch}, device {device}: reference loss "
-          f"{reference.loss:.6f} (fp32 eager, math attention, no TF32)")
+    exact = fp64_step(model, buffers, draws, x0)
+    set_tf32(False)
+    floor = errors_against(run_step(model, buffers, draws, x0, None), exact)
+    print(f"config {args.config}, batch {batch}, device {device}: fp64 loss {exact.loss:.6f}; "
+          "fp32 eager, math attention, no TF32 (the floor): "
+          + ", ".join(f"{name} {value:.2e}" for name, value in floor.items()))
     failed = False
     for check in CHECKS:
         if check.bf16 and device.type != "cuda":
             print(f"skip  {check.name}: bf16 is checked on CUDA only")
             continue
-        outcome = run_step(model, buffers, draws, x0, check)
-        errors = {"loss": abs(outcome.loss - reference.loss) / abs(reference.loss)}
-        errors |= {f"grad {name}": relative(outcome.grads[name], reference.grads[name])
-                   for name in reference.grads}
-        ok = errors["loss"] <= check.loss_rtol and all(
-            value <= check.grad_rtol for name, value in errors.items() if name != "loss")
+        set_tf32(check.tf32)
+        errors = errors_against(run_step(model, buffers, draws, x0, check), exact)
+        limits = {name: check.loss_rtol if name == "loss"
+                  else check.grad_floors * max(floor[name], 1e-7) for name in errors}
+        ok = all(errors[name] <= limits[name] for name in errors)
         failed |= not ok
         print(f"{'ok  ' if ok else 'FAIL'}  {check.name}: "
-              + ", ".join(f"{name} {value:.2e}" for name, value in errors.items())
-              + f" (tolerances: loss {check.loss_rtol:g}, gradients {check.grad_rtol:g})")
+              + ", ".join(f"{name} {errors[name]:.2e} (≤ {limits[name]:.1e})" for name in errors))
     sys.exit(1 if failed else 0)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -30,5 +31,14 @@ def test_the_correctness_checks_cover_bf16_compile_and_fused_attention() -> None
     assert any(c.backends == gpu_correctness.FUSED for c in gpu_correctness.CHECKS)
 
 
-def test_the_gpu_script_parses() -> None:
-    subprocess.run(["bash", "-n", str(BENCH / "gpu_check.sh")], check=True)
+@pytest.mark.parametrize("script", [BENCH / "gpu_check.sh",
+                                    BENCH.parent / "experiments" / "gpu_paper_protocol.sh"])
+def test_the_gpu_scripts_parse(script: Path) -> None:
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_the_correctness_floor_is_the_fp32_error_against_fp64() -> None:
+    exact = gpu_correctness.Outcome(2.0, {"encoder": torch.tensor([1.0, 0.0], dtype=torch.float64)})
+    rounded = gpu_correctness.Outcome(2.002, {"encoder": torch.tensor([1.0, 0.01])})
+    errors = gpu_correctness.errors_against(rounded, exact)
+    assert errors == pytest.approx({"loss": 1e-3, "grad encoder": 1e-2})
