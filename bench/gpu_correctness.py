@@ -110,11 +110,8 @@ def fp64_step(model: DisDiffModel, buffers: list[torch.Tensor], draws: dict[str,
     def wide(tensor: torch.Tensor) -> torch.Tensor:
         return tensor.double() if tensor.is_floating_point() else tensor
 
-    twin = copy.deepcopy(model).double()
-    outcome = run_step(twin, [wide(b) for b in buffers],
-                       {name: wide(value) for name, value in draws.items()}, wide(x0), None)
-    del twin
-    return outcome
+    return run_step(copy.deepcopy(model).double(), [wide(b) for b in buffers],
+                    {name: wide(value) for name, value in draws.items()}, wide(x0), None)
 
 
 def errors_against(outcome: Outcome, exact: Outcome) -> dict[str, float]:

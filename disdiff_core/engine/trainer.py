@@ -224,7 +224,7 @@ class Trainer:
                 if self.is_main:
                     self._loggers = open_loggers(self.config.loggers, self.run, self.step)
                     cleanup.callback(self._close_loggers)
-                self._set_status("running", error=None)
+                self._set_status("running", error=None, time_limit_reached=None)
                 self._progress.advance(self.step)
                 self._interval.restart(self.step)
                 deadline = self._deadline()
