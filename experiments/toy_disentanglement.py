@@ -6,13 +6,13 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
 
-Three settings (:data:`SETTINGS`): ``pixel16``, the quickstart's pixel-space backbone
-(``recipes/quickstart/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
+Three settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
+(``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
 miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
 backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images; and
 ``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid). The first
 stage and the backbone are trained once; per seed s, the DisDiff
-recipe (``recipes/quickstart/disdiff.yaml``) trains once per condition with ``train.seed = s``
+recipe (``recipes/toy16/disdiff.yaml``) trains once per condition with ``train.seed = s``
 (initial weights, data order and noise follow it). Conditions (:data:`CONDITIONS`): as shipped
 (λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
 mean, so the term is not scaled down by the young field's small magnitude), also at λ = 1; with
@@ -234,10 +234,10 @@ FIRST_STAGE_32 = ("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc
 LATENT_BACKBONE_8 = ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]")
 SETTINGS = {
     "pixel16": Setting(
-        store="toy-shapes-16", prepare=(), backbone="quickstart/backbone", backbone_sets=(),
+        store="toy-shapes-16", prepare=(), backbone="toy16/backbone", backbone_sets=(),
         backbone_steps=600, disdiff_sets=(),
         budget=f"toy-shapes 16×16 ({TOY_GRID}); pixel-space backbone "
-        "`recipes/quickstart/backbone.yaml` (base 16 channels)"),
+        "`recipes/toy16/backbone.yaml` (base 16 channels)"),
     "latent32": Setting(
         store="toy-shapes-32",
         prepare=("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
@@ -350,7 +350,7 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
                 source = runs[(condition.warm_from, seed)]
                 sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
             out = work / "runs" / f"{name}-seed{seed}"
-            run_pipeline([PipelineStep("quickstart/disdiff", tuple(sets), out)])
+            run_pipeline([PipelineStep("toy16/disdiff", tuple(sets), out)])
             runs[(name, seed)] = out
     return runs
 
@@ -514,7 +514,7 @@ def main() -> None:
          + (f", first stage trained {args.first_stage_steps} steps" if setting.first_stage
             else "")
          + f"; backbone trained {args.backbone_steps} steps; DisDiff "
-         f"`recipes/quickstart/disdiff.yaml` (conv4 encoder, N = {setting.num_factors}, D = 8, "
+         f"`recipes/toy16/disdiff.yaml` (conv4 encoder, N = {setting.num_factors}, D = 8, "
          f"batch 16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run "
          f"(a warm start adds {args.steps} steps to its source run). Exact metrics "
          f"(disentanglement_lib settings), pca1 codes, metric seed = training seed; mean ± "

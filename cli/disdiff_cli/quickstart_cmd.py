@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 def quickstart(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder for data, runs and "
                                           "summary.json")] = Path("quickstart"),
+    autoencoder_steps: Annotated[int | None, typer.Option(
+        "--autoencoder-steps", min=1,
+        help="first-stage optimiser steps (default: the recipe's)")] = None,
     backbone_steps: Annotated[int | None, typer.Option(
         "--backbone-steps", min=1, help="backbone optimiser steps (default: the recipe's)")] = None,
     disdiff_steps: Annotated[int | None, typer.Option(
@@ -32,11 +35,11 @@ def quickstart(
     fast_eval: Annotated[bool, typer.Option(
         "--fast-eval", help="fast metric modes (DCI: NOT disentanglement_lib's numbers)")] = False,
 ) -> None:
-    """Run the whole pipeline on the built-in toy dataset (about 5 minutes on 2 CPU cores)."""
+    """Run the whole pipeline on the built-in Shapes3D grid (about 10 minutes on 2 CPU cores)."""
     from disdiff_core import api
 
     result = api.quickstart(
-        out_dir, backbone_steps=backbone_steps, disdiff_steps=disdiff_steps, seeds=seeds,
+        out_dir, autoencoder_steps=autoencoder_steps, backbone_steps=backbone_steps, disdiff_steps=disdiff_steps, seeds=seeds,
         sample_steps=sample_steps, fast_eval=fast_eval, progress=err.print,
         on_phase=lambda number, total, what: err.rule(f"[bold][{number}/{total}] {what}[/]"))
     _print_summary(result)
@@ -47,7 +50,7 @@ def _print_summary(result: QuickstartResult) -> None:
 
     evaluation = result.evaluation
     table = Table("metric", "number", "mean ± std", title=(
-        f"DisDiff on toy shapes: {len(evaluation.seeds)} seed(s), {evaluation.reduction} codes"))
+        f"DisDiff on synth-shapes3d: {len(evaluation.seeds)} seed(s), {evaluation.reduction} codes"))
     for name, numbers in evaluation.metrics.items():
         for key, value in numbers.items():
             table.add_row(f"{name} ({evaluation.modes[name]})", key,

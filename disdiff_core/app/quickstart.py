@@ -1,11 +1,14 @@
 """The whole pipeline on the built-in default, on a CPU (``disdiff quickstart``).
 
-Prepares the procedural toy-shapes store (16×16, five factors), trains the quickstart backbone
-and DisDiff over it (``recipes/quickstart/``), evaluates the DisDiff run (exact metrics, several
-seeds), draws a swap and a traversal grid, writes the run report, and ends with a summary.
-Everything lands in one folder that every other command works on afterwards::
+Renders the procedural Shapes3D grid (synth-shapes3d at 32×32: 480 000 images, six factors),
+trains the quickstart's VQ autoencoder, latent backbone and DisDiff over them
+(``recipes/quickstart/``, a shorter budget of the CPU demonstration ``recipes/shapes3d-cpu/``),
+evaluates the DisDiff run (exact metrics, several seeds), draws a swap and a traversal grid,
+writes the run report, and ends with a summary. Everything lands in one folder that every other
+command works on afterwards::
 
-    OUT/data/toy-shapes-16/      the dataset store
+    OUT/data/synth-shapes3d-32/  the dataset store (a store already there is kept)
+    OUT/runs/autoencoder/        first-stage run (weights, metrics log)
     OUT/runs/backbone/           backbone run (weights, sample grid, metrics log)
     OUT/runs/disdiff/            DisDiff run (weights, eval/, images/swap.png, traverse.png,
                                  report/)
@@ -35,9 +38,11 @@ from disdiff_core.runs import Run
 from disdiff_core.stages.data import ensure_store
 from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 
-#: The shipped recipes the quickstart runs.
-BACKBONE_RECIPE = "quickstart/backbone"
-DISDIFF_RECIPE = "quickstart/disdiff"
+#: The shipped recipes the quickstart runs, by stage, in order.
+RECIPES = {"autoencoder": "quickstart/autoencoder", "backbone": "quickstart/backbone",
+           "disdiff": "quickstart/disdiff"}
+#: The store's folder under OUT/data.
+STORE_NAME = "synth-shapes3d-32"
 #: Columns of the swap grid (target images) and of the traversal grid (steps).
 FIGURE_COLUMNS = {FigureMode.swap: 6, FigureMode.traverse: 7}
 SUMMARY_FILE = "summary.json"
@@ -48,8 +53,9 @@ INSTRUMENT_PREFIXES = ("ce_", "acc_", "spread_", "w", "z_norm_", "grad_z/")
 #: Told (phase number, phases in all, what the phase does) as each phase starts.
 PhaseFn = Callable[[int, int, str], None]
 PHASES = {
-    "data": "dataset: procedural toy shapes, 16×16, five factors",
-    "backbone": "backbone: pixel-space UNet, ε-prediction",
+    "data": "dataset: synth-shapes3d, the Shapes3D grid at 32×32 (six factors)",
+    "autoencoder": "first stage: VQ autoencoder, 32×32 images → 8×8×3 latents",
+    "backbone": "backbone: latent UNet, ε-prediction",
     "disdiff": "DisDiff: encoder + sub-gradient fields over the frozen backbone",
     "eval": "evaluation: FactorVAE, DCI, MIG on the EMA encoder",
     "figures": "figures: factor swaps and traversals",
@@ -128,9 +134,9 @@ def _steps(steps: int | None) -> list[str]:
     return [f"train.steps={steps}"] if steps is not None else []
 
 
-def _prepare_store(backbone_sets: list[str], progress: Progress) -> None:
-    """Write the toy store the recipes name (kept when it is already there)."""
-    data = load_recipe(BACKBONE_RECIPE, backbone_sets).recipe.data
+def _prepare_store(store: Path, progress: Progress) -> None:
+    """Render the store the recipes name into ``store`` (kept when it is already there)."""
+    data = load_recipe(RECIPES["autoencoder"], [f"data.store={store}"]).recipe.data
     with distributed_session() as context:
         store = ensure_store(data, context, progress)
     opened = open_store(store)
@@ -142,6 +148,7 @@ def _prepare_store(backbone_sets: list[str], progress: Progress) -> None:
 def quickstart(
     out: str | Path = "quickstart",
     *,
+    autoencoder_steps: int | None = None,
     backbone_steps: int | None = None,
     disdiff_steps: int | None = None,
     seeds: int | None = None,
@@ -153,23 +160,25 @@ def quickstart(
     """Run the whole pipeline into ``out`` and write ``summary.json`` there (see the module
     docstring); ``progress`` takes every line of the stages, ``on_phase`` each phase's start."""
     out_dir = Path(out).resolve()
-    store = out_dir / "data" / "toy-shapes-16"
-    backbone_dir, disdiff_dir = out_dir / "runs" / "backbone", out_dir / "runs" / "disdiff"
+    store = out_dir / "data" / STORE_NAME
+    runs = {stage: out_dir / "runs" / stage for stage in RECIPES}
     data_sets = [f"data.store={store}"]
-    backbone_sets = [*data_sets, *_steps(backbone_steps)]
-    disdiff_sets = [*data_sets, *_steps(disdiff_steps), f"backbone.from_run={backbone_dir}",
-                    f"first_stage.from_run={backbone_dir}"]
+    sets = {
+        "autoencoder": [*data_sets, *_steps(autoencoder_steps)],
+        "backbone": [*data_sets, *_steps(backbone_steps),
+                     f"first_stage.from_run={runs['autoencoder']}"],
+        "disdiff": [*data_sets, *_steps(disdiff_steps), f"backbone.from_run={runs['backbone']}",
+                    f"first_stage.from_run={runs['backbone']}"],
+    }
+    disdiff_dir = runs["disdiff"]
     phases = _Phases(on_phase or (lambda number, total, what: progress(what)))
     started = time.monotonic()
 
     with phases.phase("data"):
-        _prepare_store(backbone_sets, progress)
-    with phases.phase("backbone"):
-        run_pipeline([PipelineStep(BACKBONE_RECIPE, tuple(backbone_sets), backbone_dir)],
-                     echo=progress)
-    with phases.phase("disdiff"):
-        run_pipeline([PipelineStep(DISDIFF_RECIPE, tuple(disdiff_sets), disdiff_dir)],
-                     echo=progress)
+        _prepare_store(store, progress)
+    for stage, recipe in RECIPES.items():
+        with phases.phase(stage):
+            run_pipeline([PipelineStep(recipe, tuple(sets[stage]), runs[stage])], echo=progress)
     with phases.phase("eval"):
         evaluation = evaluate_run(disdiff_dir, seeds=seeds, fast=fast_eval, progress=progress)
     with phases.phase("figures"):
@@ -182,14 +191,14 @@ def quickstart(
         report = write_report(Run.open(disdiff_dir))
     phases.seconds["total"] = round(time.monotonic() - started, 1)
 
-    backbone_grids = sorted((backbone_dir / "images").glob("samples-step*.png"),
+    backbone_grids = sorted((runs["backbone"] / "images").glob("samples-step*.png"),
                             key=lambda path: natural_key(path.name))  # step 1000 after 400
     if backbone_grids:
         images["backbone_samples"] = backbone_grids[-1]
     if (effects := disdiff_dir / "images" / "factor_x0.png").is_file():
         images["factor_x0"] = effects
     result = QuickstartResult(
-        out=out_dir, store=store, runs={"backbone": backbone_dir, "disdiff": disdiff_dir},
+        out=out_dir, store=store, runs=runs,
         evaluation=evaluation, images=images, report=report, seconds=phases.seconds,
         instruments=last_instruments(Run.open(disdiff_dir)))
     write_json_atomic(out_dir / SUMMARY_FILE, result.summary())

@@ -75,8 +75,13 @@ def stage_recipes(name_or_dir: str | Path) -> list[Path]:
     return [by_stage[stage] for stage in STAGE_NAMES if stage in by_stage]
 
 
+#: Recipe keys that label a run without changing what it trains: a recipe renamed or
+#: redescribed (or moved to another folder, which the provenance records) is the same recipe.
+LABEL_KEYS = ("name", "description", "provenance")
+
+
 def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
-    """Whether the run was trained with this recipe (plugin provenance aside).
+    """Whether the run was trained with this recipe (its labels aside, :data:`LABEL_KEYS`).
 
     The stored recipe is validated again by today's plugins first, so an option added to a
     plugin since the run was trained (stored without it, meaning its default) does not make a
@@ -87,8 +92,9 @@ def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
     except (RecipeError, RunError):
         return False
     wanted = resolved.to_dict()
-    stored.pop("provenance", None)
-    wanted.pop("provenance", None)
+    for key in LABEL_KEYS:
+        stored.pop(key, None)
+        wanted.pop(key, None)
     return stored == wanted
 
 

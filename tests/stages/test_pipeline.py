@@ -17,10 +17,11 @@ from disdiff_core.stages.pipeline import Action, decide, stage_recipes, steps_of
 
 
 def test_a_folder_expands_to_its_stages_in_order() -> None:
-    for folder in ("tiny", "shapes3d", "mpi3d", "cars3d", "celeba", "dsprites"):
+    for folder in ("tiny", "quickstart", "shapes3d-cpu", "shapes3d", "mpi3d", "cars3d", "celeba",
+                   "dsprites"):
         stages = [load_recipe(path).recipe.stage for path in stage_recipes(folder)]
         assert stages == ["first_stage", "backbone", "disdiff"], folder
-    assert [p.stem for p in stage_recipes("quickstart")] == ["backbone", "disdiff"]
+    assert [p.stem for p in stage_recipes("toy16")] == ["backbone", "disdiff"]
 
 
 def test_named_recipes_keep_the_given_order() -> None:
@@ -55,6 +56,8 @@ def test_finished_stage_is_reused_and_a_changed_one_refused(tmp_path: Path) -> N
     changed = load_recipe("tiny/backbone", [*overrides, "train.lr=1e-4"])
     with pytest.raises(RunError, match="different recipe"):
         decide(changed, out)
+    relabelled = load_recipe("tiny/backbone", [*overrides, "name=renamed", "description=other"])
+    assert decide(relabelled, out) is Action.reuse  # labels do not change what a run trains
     Run.open(out).update(status="running")  # as if interrupted: resumed, not retrained
     assert decide(load_recipe("tiny/backbone", overrides), out) is Action.resume
 

@@ -12,19 +12,24 @@ from disdiff_core.data.store import open_store
 from disdiff_core.runs import Run
 
 #: A budget of seconds instead of minutes: the pipeline's plumbing, not its results.
-REDUCED = ["--backbone-steps", "20", "--disdiff-steps", "6", "--seeds", "2", "--sample-steps", "3",
-           "--fast-eval"]
+REDUCED = ["--autoencoder-steps", "4", "--backbone-steps", "10", "--disdiff-steps", "6",
+           "--seeds", "2", "--sample-steps", "3", "--fast-eval"]
 
 
 def test_quickstart_writes_the_whole_pipeline(tmp_path: Path) -> None:
     out = tmp_path / "qs"
+    # The quickstart keeps a store that is already there: 864 toy shapes at 32 px stand in for
+    # the 480 000-image grid it renders (synth-shapes3d has its own tests).
+    disdiff(tmp_path, "data", "prepare", "toy-shapes", "--set", "size=32",
+            "--out", "qs/data/synth-shapes3d-32")
     result = disdiff(tmp_path, "quickstart", "--out", "qs", *REDUCED)
     summary = json.loads((out / "summary.json").read_text())
 
     store = open_store(out / summary["data"])
-    assert summary["data"] == "data/toy-shapes-16" and store.num_images == 864
-    assert summary["runs"] == {"backbone": "runs/backbone", "disdiff": "runs/disdiff"}
-    for stage, steps in (("backbone", 20), ("disdiff", 6)):
+    assert summary["data"] == "data/synth-shapes3d-32" and store.num_images == 864
+    assert summary["runs"] == {"autoencoder": "runs/autoencoder", "backbone": "runs/backbone",
+                               "disdiff": "runs/disdiff"}
+    for stage, steps in (("autoencoder", 4), ("backbone", 10), ("disdiff", 6)):
         run = Run.open(out / summary["runs"][stage])
         assert run.status == "finished" and run.step == steps
     assert (out / "runs/disdiff/weights/encoder.safetensors").is_file()
@@ -49,12 +54,12 @@ def test_quickstart_writes_the_whole_pipeline(tmp_path: Path) -> None:
     report = (out / summary["report"]).read_text()
     assert "swap.png" in report and "traverse.png" in report
     assert (out / summary["report"]).parent.joinpath("loss.png").is_file()
-    assert set(summary["seconds"]) == {"data", "backbone", "disdiff", "eval", "figures", "report",
-                                       "total"}
+    assert set(summary["seconds"]) == {"data", "autoencoder", "backbone", "disdiff", "eval",
+                                       "figures", "report", "total"}
     assert "eval_accuracy" in result.stdout  # the closing summary table
 
-    # a second run reuses both stages and the other commands work on the folder
+    # a second run reuses every stage and the other commands work on the folder
     again = disdiff(tmp_path, "quickstart", "--out", "qs", *REDUCED)
-    assert again.stderr.count(": reuse") == 2
+    assert again.stderr.count(": reuse") == 3
     shown = disdiff(tmp_path, "runs", "show", "qs/runs/disdiff", "--json")
     assert json.loads(shown.stdout)["status"] == "finished"
