@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 def quickstart(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder for data, runs and "
                                           "summary.json")] = Path("quickstart"),
+    recipes: Annotated[str, typer.Option(
+        "--recipes", "-r", help="recipe folder whose stages to run (a shipped name such as "
+        "shapes3d-cpu or toy16, or a path)")] = "quickstart",
     autoencoder_steps: Annotated[int | None, typer.Option(
         "--autoencoder-steps", min=1,
         help="first-stage optimiser steps (default: the recipe's)")] = None,
@@ -39,18 +42,19 @@ def quickstart(
     from disdiff_core import api
 
     result = api.quickstart(
-        out_dir, autoencoder_steps=autoencoder_steps, backbone_steps=backbone_steps, disdiff_steps=disdiff_steps, seeds=seeds,
+        out_dir, recipes=recipes, autoencoder_steps=autoencoder_steps,
+        backbone_steps=backbone_steps, disdiff_steps=disdiff_steps, seeds=seeds,
         sample_steps=sample_steps, fast_eval=fast_eval, progress=err.print,
         on_phase=lambda number, total, what: err.rule(f"[bold][{number}/{total}] {what}[/]"))
-    _print_summary(result)
+    _print_summary(result, recipes)
 
 
-def _print_summary(result: QuickstartResult) -> None:
+def _print_summary(result: QuickstartResult, recipes: str) -> None:
     from disdiff_core.app.quickstart import SUMMARY_FILE
 
     evaluation = result.evaluation
     table = Table("metric", "number", "mean ± std", title=(
-        f"DisDiff on synth-shapes3d: {len(evaluation.seeds)} seed(s), {evaluation.reduction} codes"))
+        f"DisDiff ({recipes}): {len(evaluation.seeds)} seed(s), {evaluation.reduction} codes"))
     for name, numbers in evaluation.metrics.items():
         for key, value in numbers.items():
             table.add_row(f"{name} ({evaluation.modes[name]})", key,

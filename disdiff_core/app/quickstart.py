@@ -1,11 +1,13 @@
 """The whole pipeline on the built-in default, on a CPU (``disdiff quickstart``).
 
-Renders the procedural Shapes3D grid (synth-shapes3d at 32×32: 480 000 images, six factors),
-trains the quickstart's VQ autoencoder, latent backbone and DisDiff over them
-(``recipes/quickstart/``, a shorter budget of the CPU demonstration ``recipes/shapes3d-cpu/``),
+By default (``recipes/quickstart/``, a shorter budget of the CPU demonstration
+``recipes/shapes3d-cpu/``) it renders the procedural Shapes3D grid (synth-shapes3d at 32×32:
+480 000 images, six factors), trains a VQ autoencoder, a latent backbone and DisDiff over them,
 evaluates the DisDiff run (exact metrics, several seeds), draws a swap and a traversal grid,
-writes the run report, and ends with a summary. Everything lands in one folder that every other
-command works on afterwards::
+writes the run report, and ends with a summary. Another recipe folder (``shapes3d-cpu``,
+``toy16``, one of your own) runs through the same phases; one without a first stage trains a
+pixel-space backbone. Everything lands in one folder that every other command works on
+afterwards::
 
     OUT/data/synth-shapes3d-32/  the dataset store (a store already there is kept)
     OUT/runs/autoencoder/        first-stage run (weights, metrics log)
@@ -31,18 +33,18 @@ from disdiff_core.app.figures import draw_figure
 from disdiff_core.app.results import EvalResult, FigureMode, Progress, silent
 from disdiff_core.data.store import open_store
 from disdiff_core.engine.distributed import distributed_session
+from disdiff_core.errors import RecipeError
 from disdiff_core.io import write_json_atomic
 from disdiff_core.recipes import load_recipe
 from disdiff_core.report import natural_key, write_report
 from disdiff_core.runs import Run
 from disdiff_core.stages.data import ensure_store
-from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
+from disdiff_core.stages.pipeline import PipelineStep, run_pipeline, stage_recipes
 
-#: The shipped recipes the quickstart runs, by stage, in order.
-RECIPES = {"autoencoder": "quickstart/autoencoder", "backbone": "quickstart/backbone",
-           "disdiff": "quickstart/disdiff"}
-#: The store's folder under OUT/data.
-STORE_NAME = "synth-shapes3d-32"
+#: The shipped recipe folder the quickstart runs by default.
+DEFAULT_RECIPES = "quickstart"
+#: Run folder (under OUT/runs) of each training stage.
+RUN_NAMES = {"first_stage": "autoencoder", "backbone": "backbone", "disdiff": "disdiff"}
 #: Columns of the swap grid (target images) and of the traversal grid (steps).
 FIGURE_COLUMNS = {FigureMode.swap: 6, FigureMode.traverse: 7}
 SUMMARY_FILE = "summary.json"
@@ -52,15 +54,24 @@ SUMMARY_FILE = "summary.json"
 INSTRUMENT_PREFIXES = ("ce_", "acc_", "spread_", "w", "z_norm_", "grad_z/")
 #: Told (phase number, phases in all, what the phase does) as each phase starts.
 PhaseFn = Callable[[int, int, str], None]
-PHASES = {
-    "data": "dataset: synth-shapes3d, the Shapes3D grid at 32×32 (six factors)",
-    "autoencoder": "first stage: VQ autoencoder, 32×32 images → 8×8×3 latents",
-    "backbone": "backbone: latent UNet, ε-prediction",
-    "disdiff": "DisDiff: encoder + sub-gradient fields over the frozen backbone",
+#: What the phases after training do.
+CLOSING_PHASES = {
     "eval": "evaluation: FactorVAE, DCI, MIG on the EMA encoder",
     "figures": "figures: factor swaps and traversals",
     "report": "report: recipe, loss curves, evaluation, grids",
 }
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One training stage of the quickstart: its recipe, the overrides that place it in OUT
+    (store, parent runs, steps) and its run folder."""
+
+    name: str
+    recipe: Path
+    description: str
+    overrides: tuple[str, ...]
+    run: Path
 
 
 @dataclass(frozen=True)
@@ -105,17 +116,18 @@ class QuickstartResult:
 
 
 class _Phases:
-    """Announces each phase and records its wall time."""
+    """Announces each phase (``what`` it does) and records its wall time under ``name``."""
 
-    def __init__(self, announce: PhaseFn) -> None:
+    def __init__(self, announce: PhaseFn, total: int) -> None:
         self.announce = announce
+        self.total = total
         self.number = 0
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
+    def phase(self, name: str, what: str) -> Iterator[None]:
         self.number += 1
-        self.announce(self.number, len(PHASES), PHASES[name])
+        self.announce(self.number, self.total, what)
         start = time.monotonic()
         yield
         self.seconds[name] = round(time.monotonic() - start, 1)
@@ -130,13 +142,36 @@ def last_instruments(run: Run) -> dict[str, float]:
     return latest
 
 
-def _steps(steps: int | None) -> list[str]:
-    return [f"train.steps={steps}"] if steps is not None else []
+def plan_stages(recipes: str | Path, out_dir: Path, store: Path,
+                steps: dict[str, int | None]) -> list[StagePlan]:
+    """The training stages of a recipe folder, in order, each placed in ``out_dir``: every
+    stage reads ``store``; the backbone trains over OUT/runs/autoencoder when the folder has a
+    first stage (else it is pixel-space and serves as its own identity first stage), and
+    DisDiff over OUT/runs/backbone. ``steps`` overrides ``train.steps`` by run name."""
+    runs = {stage: out_dir / "runs" / name for stage, name in RUN_NAMES.items()}
+    paths = {load_recipe(path).recipe.stage: path for path in stage_recipes(recipes)}
+    if "backbone" not in paths or "disdiff" not in paths:
+        raise RecipeError(f"recipe folder {recipes!r} needs a backbone and a disdiff recipe "
+                          f"for the quickstart; it has {', '.join(paths)}")
+    parents = {"first_stage": [],
+               "backbone": ([f"first_stage.from_run={runs['first_stage']}"]
+                            if "first_stage" in paths else []),
+               "disdiff": [f"backbone.from_run={runs['backbone']}",
+                           f"first_stage.from_run={runs['backbone']}"]}
+    plans = []
+    for stage, path in paths.items():
+        name = RUN_NAMES[stage]
+        overrides = [f"data.store={store}", *parents[stage]]
+        if steps.get(name) is not None:
+            overrides.append(f"train.steps={steps[name]}")
+        description = load_recipe(path, overrides).recipe.description
+        plans.append(StagePlan(name, path, description, tuple(overrides), runs[stage]))
+    return plans
 
 
-def _prepare_store(store: Path, progress: Progress) -> None:
-    """Render the store the recipes name into ``store`` (kept when it is already there)."""
-    data = load_recipe(RECIPES["autoencoder"], [f"data.store={store}"]).recipe.data
+def _prepare_store(plan: StagePlan, progress: Progress) -> None:
+    """Write the store the first stage's recipe names (kept when it is already there)."""
+    data = load_recipe(plan.recipe, plan.overrides).recipe.data
     with distributed_session() as context:
         store = ensure_store(data, context, progress)
     opened = open_store(store)
@@ -148,6 +183,7 @@ def _prepare_store(store: Path, progress: Progress) -> None:
 def quickstart(
     out: str | Path = "quickstart",
     *,
+    recipes: str | Path = DEFAULT_RECIPES,
     autoencoder_steps: int | None = None,
     backbone_steps: int | None = None,
     disdiff_steps: int | None = None,
@@ -157,37 +193,37 @@ def quickstart(
     progress: Progress = silent,
     on_phase: PhaseFn | None = None,
 ) -> QuickstartResult:
-    """Run the whole pipeline into ``out`` and write ``summary.json`` there (see the module
-    docstring); ``progress`` takes every line of the stages, ``on_phase`` each phase's start."""
+    """Run the whole pipeline of the recipe folder ``recipes`` (a shipped name or a path) into
+    ``out`` and write ``summary.json`` there (see the module docstring); ``progress`` takes
+    every line of the stages, ``on_phase`` each phase's start."""
     out_dir = Path(out).resolve()
-    store = out_dir / "data" / STORE_NAME
-    runs = {stage: out_dir / "runs" / stage for stage in RECIPES}
-    data_sets = [f"data.store={store}"]
-    sets = {
-        "autoencoder": [*data_sets, *_steps(autoencoder_steps)],
-        "backbone": [*data_sets, *_steps(backbone_steps),
-                     f"first_stage.from_run={runs['autoencoder']}"],
-        "disdiff": [*data_sets, *_steps(disdiff_steps), f"backbone.from_run={runs['backbone']}",
-                    f"first_stage.from_run={runs['backbone']}"],
-    }
+    data = load_recipe(stage_recipes(recipes)[0]).recipe.data
+    store = out_dir / "data" / Path(data.store).name
+    stages = plan_stages(recipes, out_dir, store, {"autoencoder": autoencoder_steps,
+                                                   "backbone": backbone_steps,
+                                                   "disdiff": disdiff_steps})
+    runs = {plan.name: plan.run for plan in stages}
     disdiff_dir = runs["disdiff"]
-    phases = _Phases(on_phase or (lambda number, total, what: progress(what)))
+    phases = _Phases(on_phase or (lambda number, total, what: progress(what)),
+                     total=1 + len(stages) + len(CLOSING_PHASES))
     started = time.monotonic()
 
-    with phases.phase("data"):
-        _prepare_store(store, progress)
-    for stage, recipe in RECIPES.items():
-        with phases.phase(stage):
-            run_pipeline([PipelineStep(recipe, tuple(sets[stage]), runs[stage])], echo=progress)
-    with phases.phase("eval"):
+    prepare = data.prepare.plugin if data.prepare else "existing store"
+    with phases.phase("data", f"dataset: {prepare} → {store.name}"):
+        _prepare_store(stages[0], progress)
+    for plan in stages:
+        with phases.phase(plan.name, f"{plan.name}: {plan.description}"):
+            run_pipeline([PipelineStep(plan.recipe, plan.overrides, plan.run)],
+                         echo=progress)
+    with phases.phase("eval", CLOSING_PHASES["eval"]):
         evaluation = evaluate_run(disdiff_dir, seeds=seeds, fast=fast_eval, progress=progress)
-    with phases.phase("figures"):
+    with phases.phase("figures", CLOSING_PHASES["figures"]):
         images: dict[str, Path] = {}
         for mode, num in FIGURE_COLUMNS.items():
             images[mode.value] = disdiff_dir / "images" / f"{mode.value}.png"
             draw_figure(disdiff_dir, mode, data=store, num=num, steps=sample_steps,
                         out=images[mode.value], progress=progress)
-    with phases.phase("report"):
+    with phases.phase("report", CLOSING_PHASES["report"]):
         report = write_report(Run.open(disdiff_dir))
     phases.seconds["total"] = round(time.monotonic() - started, 1)
 

@@ -63,3 +63,16 @@ def test_quickstart_writes_the_whole_pipeline(tmp_path: Path) -> None:
     assert again.stderr.count(": reuse") == 3
     shown = disdiff(tmp_path, "runs", "show", "qs/runs/disdiff", "--json")
     assert json.loads(shown.stdout)["status"] == "finished"
+
+
+def test_quickstart_runs_another_recipe_folder(tmp_path: Path) -> None:
+    # toy16 has no first stage: its pixel-space backbone serves as its own first stage.
+    disdiff(tmp_path, "quickstart", "--out", "qs", "--recipes", "toy16", "--backbone-steps", "4",
+            "--disdiff-steps", "2", "--seeds", "1", "--sample-steps", "2", "--fast-eval")
+    summary = json.loads((tmp_path / "qs/summary.json").read_text())
+    assert summary["data"] == "data/toy-shapes-16"
+    assert summary["runs"] == {"backbone": "runs/backbone", "disdiff": "runs/disdiff"}
+    disdiff_run = Run.open(tmp_path / "qs/runs/disdiff")
+    assert disdiff_run.step == 2
+    assert disdiff_run.info["parents"]["backbone"].endswith("runs/backbone")
+

@@ -57,3 +57,11 @@ def test_file_where_a_folder_belongs(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Not a directory" in result.output and str(blocker) in result.output
     assert "Traceback" not in result.output
+
+
+def test_quickstart_refuses_a_folder_without_disdiff(tmp_path: Path) -> None:
+    (tmp_path / "backbone.yaml").write_text(f"extends: {recipes_dir() / 'toy16/backbone.yaml'}\n")
+    result = CliRunner().invoke(app, ["quickstart", "--recipes", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "needs a backbone and a disdiff recipe" in result.output and str(tmp_path) in result.output
+    assert "Traceback" not in result.output
