@@ -105,8 +105,20 @@ def transfer_matrix(run: Path, store_path: Path, sources: int, targets: int, ste
             moved = c_swap[:, keep, s] - c_base[s]  # (N, kept, 3)
             sums[:, s] += (np.einsum("nkc,kc->nk", moved, delta[keep]) / norm2[keep]).sum(axis=1)
             counts[:, s] += int(keep.sum())
+    transfer = sums / np.maximum(counts, 1)
     return {"run": str(run), "surfaces": list(SURFACES), "pairs": counts[0].tolist(),
-            "transfer": (sums / np.maximum(counts, 1)).round(3).tolist()}
+            "transfer": transfer.round(3).tolist(), "best_rows": best_rows(transfer)}
+
+
+def best_rows(transfer: np.ndarray) -> dict[str, dict[str, float]]:
+    """For each colour factor, the factor row that carries most of it, how much, and the most
+    that row carries of another colour factor (a row changing one attribute: high, then low)."""
+    best = {}
+    for s, name in enumerate(SURFACES):
+        k = int(transfer[:, s].argmax())
+        best[name] = {"row": k, "transfer": round(float(transfer[k, s]), 3),
+                      "other": round(float(np.delete(transfer[k], s).max()), 3)}
+    return best
 
 
 def main() -> None:
@@ -128,6 +140,8 @@ def main() -> None:
         print("factor  " + "  ".join(f"{name:>10}" for name in result["surfaces"]))
         for k, values in enumerate(result["transfer"]):
             print(f"{k:>6}  " + "  ".join(f"{v:>10.3f}" for v in values))
+        print("best  " + "  ".join(f"{name} row {b['row']}: {b['transfer']:.3f} (other "
+                                  f"{b['other']:.3f})" for name, b in result["best_rows"].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
 

@@ -36,3 +36,11 @@ def test_each_surface_reading_moves_with_its_own_hue_only() -> None:
         assert np.abs(moved[surface]).max() > 0.2
         others = [s for s in range(3) if s != surface]
         assert np.abs(moved[others]).max() < 0.01
+
+
+def test_best_rows_name_the_row_that_carries_each_colour() -> None:
+    transfer = np.array([[0.0, 0.6, 0.1], [0.3, 0.0, 0.0], [0.1, 0.1, 0.05]])
+    best = load_script().best_rows(transfer)
+    assert best["floor_hue"] == {"row": 1, "transfer": 0.3, "other": 0.0}
+    assert best["wall_hue"] == {"row": 0, "transfer": 0.6, "other": 0.1}
+    assert best["object_hue"]["row"] == 0
