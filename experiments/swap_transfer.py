@@ -33,6 +33,7 @@ import torch
 from disdiff_core import editing, registry
 from disdiff_core.app.runs import load_run
 from disdiff_core.data.store import open_store
+from disdiff_plugins.datasets.synth_shapes3d import FACTOR_NAMES, SynthShapes3D
 
 #: The colour factors (column of the store's factors = surface class of the light maps).
 SURFACES = {"floor_hue": 0, "wall_hue": 1, "object_hue": 2}
@@ -50,7 +51,7 @@ def region_colours(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.einsum("bshw,bhwc->bsc", masks, pixels) / np.maximum(counts, 1)
 
 
-def surface_masks(renderer, factors: np.ndarray) -> np.ndarray:
+def surface_masks(renderer: SynthShapes3D, factors: np.ndarray) -> np.ndarray:
     """(B, 3, H, W) bool: the pixels lit by one surface only, for each image's geometry."""
     masks = []
     for row in factors:
@@ -64,8 +65,7 @@ def transfer_matrix(run: Path, store_path: Path, sources: int, targets: int, ste
                     seed: int) -> dict:
     """The (factor k × colour factor) mean transfers of one run, with their pair counts."""
     store = open_store(store_path)
-    if list(store.factor_names) != ["floor_hue", "wall_hue", "object_hue", "scale", "shape",
-                                    "orientation"]:
+    if list(store.factor_names) != FACTOR_NAMES:
         raise SystemExit(f"{store_path} is not a synth-shapes3d store (factors "
                          f"{store.factor_names})")
     size = store.image_shape[0]

@@ -36,6 +36,7 @@ from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.errors import RecipeError
 from disdiff_core.io import write_json_atomic
 from disdiff_core.recipes import load_recipe
+from disdiff_core.recipes.model import DataSection
 from disdiff_core.report import natural_key, write_report
 from disdiff_core.runs import Run
 from disdiff_core.stages.data import ensure_store
@@ -142,42 +143,47 @@ def last_instruments(run: Run) -> dict[str, float]:
     return latest
 
 
-def plan_stages(recipes: str | Path, out_dir: Path, store: Path,
-                steps: dict[str, int | None]) -> list[StagePlan]:
-    """The training stages of a recipe folder, in order, each placed in ``out_dir``: every
-    stage reads ``store``; the backbone trains over OUT/runs/autoencoder when the folder has a
-    first stage (else it is pixel-space and serves as its own identity first stage), and
-    DisDiff over OUT/runs/backbone. ``steps`` overrides ``train.steps`` by run name."""
+def plan_stages(recipes: str | Path, out_dir: Path,
+                steps: dict[str, int | None]) -> tuple[DataSection, list[StagePlan]]:
+    """The data and the training stages of a recipe folder, in order, placed in ``out_dir``:
+    every stage reads the first recipe's store, moved to OUT/data; the backbone trains over
+    OUT/runs/autoencoder when the folder has a first stage (else it is pixel-space and serves
+    as its own identity first stage), and DisDiff over OUT/runs/backbone. ``steps`` overrides
+    ``train.steps`` by run name."""
     runs = {stage: out_dir / "runs" / name for stage, name in RUN_NAMES.items()}
-    paths = {load_recipe(path).recipe.stage: path for path in stage_recipes(recipes)}
-    if "backbone" not in paths or "disdiff" not in paths:
+    found = {}
+    for path in stage_recipes(recipes):
+        recipe = load_recipe(path).recipe
+        found[recipe.stage] = (path, recipe)
+    if "backbone" not in found or "disdiff" not in found:
         raise RecipeError(f"recipe folder {recipes!r} needs a backbone and a disdiff recipe "
-                          f"for the quickstart; it has {', '.join(paths)}")
+                          f"for the quickstart; it has {', '.join(found)}")
+    first = next(iter(found.values()))[1].data
+    store = out_dir / "data" / Path(first.store).name
     parents = {"first_stage": [],
                "backbone": ([f"first_stage.from_run={runs['first_stage']}"]
-                            if "first_stage" in paths else []),
+                            if "first_stage" in found else []),
                "disdiff": [f"backbone.from_run={runs['backbone']}",
                            f"first_stage.from_run={runs['backbone']}"]}
     plans = []
-    for stage, path in paths.items():
+    for stage, (path, recipe) in found.items():
         name = RUN_NAMES[stage]
         overrides = [f"data.store={store}", *parents[stage]]
         if steps.get(name) is not None:
             overrides.append(f"train.steps={steps[name]}")
-        description = load_recipe(path, overrides).recipe.description
-        plans.append(StagePlan(name, path, description, tuple(overrides), runs[stage]))
-    return plans
+        plans.append(StagePlan(name, path, recipe.description, tuple(overrides), runs[stage]))
+    return first.model_copy(update={"store": str(store)}), plans
 
 
-def _prepare_store(plan: StagePlan, progress: Progress) -> None:
-    """Write the store the first stage's recipe names (kept when it is already there)."""
-    data = load_recipe(plan.recipe, plan.overrides).recipe.data
+def _prepare_store(data: DataSection, progress: Progress) -> Path:
+    """Write the store ``data`` names (kept when it is already there); returns its path."""
     with distributed_session() as context:
         store = ensure_store(data, context, progress)
     opened = open_store(store)
     sizes = " × ".join(f"{name} {size}" for name, size in
                        zip(opened.factor_names, opened.factor_sizes, strict=True))
     progress(f"{store}: {opened.num_images} images {opened.image_shape}, factors {sizes}")
+    return store
 
 
 def quickstart(
@@ -197,11 +203,9 @@ def quickstart(
     ``out`` and write ``summary.json`` there (see the module docstring); ``progress`` takes
     every line of the stages, ``on_phase`` each phase's start."""
     out_dir = Path(out).resolve()
-    data = load_recipe(stage_recipes(recipes)[0]).recipe.data
-    store = out_dir / "data" / Path(data.store).name
-    stages = plan_stages(recipes, out_dir, store, {"autoencoder": autoencoder_steps,
-                                                   "backbone": backbone_steps,
-                                                   "disdiff": disdiff_steps})
+    data, stages = plan_stages(recipes, out_dir, {"autoencoder": autoencoder_steps,
+                                                  "backbone": backbone_steps,
+                                                  "disdiff": disdiff_steps})
     runs = {plan.name: plan.run for plan in stages}
     disdiff_dir = runs["disdiff"]
     phases = _Phases(on_phase or (lambda number, total, what: progress(what)),
@@ -209,8 +213,8 @@ def quickstart(
     started = time.monotonic()
 
     prepare = data.prepare.plugin if data.prepare else "existing store"
-    with phases.phase("data", f"dataset: {prepare} → {store.name}"):
-        _prepare_store(stages[0], progress)
+    with phases.phase("data", f"dataset: {prepare} → {Path(data.store).name}"):
+        store = _prepare_store(data, progress)
     for plan in stages:
         with phases.phase(plan.name, f"{plan.name}: {plan.description}"):
             run_pipeline([PipelineStep(plan.recipe, plan.overrides, plan.run)],
