@@ -173,10 +173,10 @@ CONDITIONS.update({
                                                       *REFERENCE_OPTIMISER),
                               label=CONDITIONS[name].label + ", reference optimiser regime")
     for name in ("lambda0", "disdiff")})
-#: The faithful recipe and its λ = 0 twin at 3 and 5 × the steps (on the latent backbone w, and
-#: with it the term's weight, grows through training: a longer run gives it the time).
+#: The faithful recipe and its λ = 0 twin at 3, 5 and 10 × the steps (on the latent backbone w,
+#: and with it the term's weight, grows through training: a longer run gives it the time).
 CONDITIONS.update({f"{name}-x{scale}": scaled(name, scale)
-                   for name in ("lambda0", "disdiff") for scale in (3, 5)})
+                   for name in ("lambda0", "disdiff") for scale in (3, 5, 10)})
 #: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
 #: ``snr_weighting``, off in the reference): the small t, where ε_θ alone is right and the
 #: fields have nothing to add, stop drowning the gradient of the large t, where the code matters.

@@ -149,7 +149,7 @@ def plan_stages(recipes: str | Path, out_dir: Path,
     every stage reads the first recipe's store, moved to OUT/data; the backbone trains over
     OUT/runs/autoencoder when the folder has a first stage (else it is pixel-space and serves
     as its own identity first stage), and DisDiff over OUT/runs/backbone. ``steps`` overrides
-    ``train.steps`` by run name."""
+    ``train.steps`` by run name; steps for a stage the folder lacks are an error, not ignored."""
     runs = {stage: out_dir / "runs" / name for stage, name in RUN_NAMES.items()}
     found = {}
     for path in stage_recipes(recipes):
@@ -158,6 +158,12 @@ def plan_stages(recipes: str | Path, out_dir: Path,
     if "backbone" not in found or "disdiff" not in found:
         raise RecipeError(f"recipe folder {recipes!r} needs a backbone and a disdiff recipe "
                           f"for the quickstart; it has {', '.join(found)}")
+    unused = [name for stage, name in RUN_NAMES.items()
+              if steps.get(name) is not None and stage not in found]
+    if unused:
+        raise RecipeError(f"recipe folder {recipes!r} has no {' or '.join(unused)} stage, so "
+                          f"its steps cannot be set; its stages: "
+                          f"{', '.join(RUN_NAMES[stage] for stage in found)}")
     first = next(iter(found.values()))[1].data
     store = out_dir / "data" / Path(first.store).name
     parents = {"first_stage": [],

@@ -65,3 +65,12 @@ def test_quickstart_refuses_a_folder_without_disdiff(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "needs a backbone and a disdiff recipe" in result.output and str(tmp_path) in result.output
     assert "Traceback" not in result.output
+
+
+def test_quickstart_refuses_steps_for_a_stage_the_folder_lacks(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["quickstart", "--out", str(tmp_path / "qs"),
+                                      "--recipes", "toy16", "--autoencoder-steps", "5"])
+    assert result.exit_code == 1
+    assert "has no autoencoder stage" in result.output and "backbone, disdiff" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "qs").exists()
