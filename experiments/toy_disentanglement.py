@@ -6,12 +6,13 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
 
-Three settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
+Four settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
 (``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
 miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
-backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images; and
-``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid). The first
-stage and the backbone are trained once; per seed s, the DisDiff
+backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images;
+``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid); and
+``dsprites32``, the same models on a restricted synth-dsprites grid at 32×32 (grey sprites, every
+4th rotation and position). The first stage and the backbone are trained once; per seed s, the DisDiff
 recipe (``recipes/toy16/disdiff.yaml``) trains once per condition with ``train.seed = s``
 (initial weights, data order and noise follow it). Conditions (:data:`CONDITIONS`): as shipped
 (λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
@@ -232,6 +233,9 @@ TOY_GRID = "864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 
 FIRST_STAGE_32 = ("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
                   "first_stage.params.pixel_loss=l2")
 LATENT_BACKBONE_8 = ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]")
+#: synth-dsprites at 32 px on every 4th rotation and position: 11 520 images.
+DSPRITES_32 = ("data.prepare={plugin: synth-dsprites, params: {size: 32, "
+               "stride: {orientation: 4, pos_x: 4, pos_y: 4}}}")
 SETTINGS = {
     "pixel16": Setting(
         store="toy-shapes-16", prepare=(), backbone="toy16/backbone", backbone_sets=(),
@@ -259,6 +263,17 @@ SETTINGS = {
         "the first stage and latent backbone of latent32",
         first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000,
         probe_rows="spread"),
+    "dsprites32": Setting(
+        store="synth-dsprites-32",
+        prepare=(DSPRITES_32,),
+        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
+        disdiff_sets=("encoder.params.image_size=32", "encoder.params.in_channels=1"),
+        budget="synth-dsprites 32×32 on a restricted grid (11 520 grey images, factors shape 3 "
+        "× scale 6 × orientation 10 × pos_x 8 × pos_y 8: every 4th rotation and position of "
+        "dSprites); the first stage (one input channel) and latent backbone of latent32",
+        first_stage="tiny/autoencoder",
+        first_stage_sets=(*FIRST_STAGE_32, "first_stage.params.in_channels=1"),
+        first_stage_steps=1000, probe_rows="spread"),
 }
 
 

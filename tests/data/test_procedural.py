@@ -82,6 +82,31 @@ def test_synth_dsprites_grid_and_determinism(tmp_path: Path) -> None:
     assert len({digest(image(s, 5, 3, 16, 16)) for s in range(3)}) == 3
 
 
+def test_synth_dsprites_stride_keeps_every_kth_value(tmp_path: Path) -> None:
+    from disdiff_plugins.datasets.synth_dsprites import render
+
+    plugin = SYNTH_DSPRITES.build({"size": 32, "stride": {"orientation": 4, "pos_x": 4,
+                                                          "pos_y": 4}})
+    assert plugin.factor_sizes == [3, 6, 10, 8, 8]
+    plugin.prepare(tmp_path / "coarse.zarr")
+    store = open_store(tmp_path / "coarse.zarr")
+    assert store.factor_sizes == [3, 6, 10, 8, 8] and store.num_images == 11520
+    factors = store.factors
+    assert factors.max(axis=0).tolist() == [2, 5, 9, 7, 7]
+    # row r shows the full grid's image at every index times its stride
+    rows = [0, 1234, 11519]
+    full = render(factors[rows] * np.array([1, 1, 4, 4, 4]), 32)
+    assert np.array_equal(store.read_rows(np.array(rows)), full)
+    assert SYNTH_DSPRITES.build({"stride": {"pos_x": 5}}).factor_sizes == [3, 6, 40, 7, 32]
+
+
+@pytest.mark.parametrize(("stride", "message"), [({"colour": 2}, "unknown factor 'colour'"),
+                                                 ({"shape": 3}, "from 1 to 2")])
+def test_synth_dsprites_stride_is_checked(stride: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SYNTH_DSPRITES.build({"stride": stride})
+
+
 @pytest.fixture(scope="module")
 def shapes3d():
     return SYNTH_SHAPES3D.build({"size": 24, "supersample": 2})

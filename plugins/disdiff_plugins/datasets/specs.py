@@ -65,10 +65,32 @@ class ImageFolderParams(Params):
     resample: Resample = Field("bilinear", description=_RESAMPLE)
 
 
+#: synth-dsprites' factors in canonical order and their number of values (see its module).
+DSPRITES_FACTORS = {"shape": 3, "scale": 6, "orientation": 40, "pos_x": 32, "pos_y": 32}
+
+
 class SynthDSpritesParams(Params):
-    """The dSprites grid (shape 3 × scale 6 × orientation 40 × x 32 × y 32), rendered."""
+    """The dSprites grid (shape 3 × scale 6 × orientation 40 × x 32 × y 32), rendered, or a
+    coarser grid over the same span (``stride``)."""
 
     size: int = Field(64, ge=16, le=256, description="image height and width in pixels")
+    stride: dict[str, int] = Field(
+        default_factory=dict,
+        description="keep every k-th value of these factors, from the first (e.g. {orientation: "
+        "4, pos_x: 4, pos_y: 4}: 10 rotations and 8 × 8 positions, 11 520 images); factor "
+        "indices then count the kept values",
+    )
+
+    @field_validator("stride")
+    @classmethod
+    def _known_factors(cls, stride: dict[str, int]) -> dict[str, int]:
+        for name, step in stride.items():
+            if name not in DSPRITES_FACTORS:
+                raise ValueError(f"unknown factor {name!r}; factors: {', '.join(DSPRITES_FACTORS)}")
+            if not 1 <= step < DSPRITES_FACTORS[name]:
+                raise ValueError(f"stride of {name} must be from 1 to "
+                                 f"{DSPRITES_FACTORS[name] - 1}, got {step}")
+        return stride
 
 
 class SynthShapes3DParams(Params):

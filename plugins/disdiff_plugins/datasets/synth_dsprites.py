@@ -5,6 +5,9 @@ heart), scale 6 (0.5 … 1), orientation 40 (0 … 2π inclusive, so the first a
 as in dSprites), pos_x 32 and pos_y 32 (0 … 1 across the image): 737280 grey 64×64 images,
 white sprites on black stored as 0/255 like the converted dSprites. Binary images sampled at
 pixel centres, as dSprites is binary.
+
+``stride`` keeps every k-th value of some factors: a coarser grid over the same span, small
+enough for a CPU (737 280 images are mostly near-duplicate positions and rotations).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from disdiff_plugins.datasets.base import (
     take,
 )
 from disdiff_plugins.datasets.render2d import rasterise, rotation_table
+from disdiff_plugins.datasets.specs import DSPRITES_FACTORS
 
-FACTOR_NAMES = ["shape", "scale", "orientation", "pos_x", "pos_y"]
-FACTOR_SIZES = [3, 6, 40, 32, 32]
+FACTOR_NAMES = list(DSPRITES_FACTORS)
+FACTOR_SIZES = list(DSPRITES_FACTORS.values())
 SHAPES = ["square", "ellipse", "heart"]
 SCALES = np.linspace(0.5, 1.0, 6)
 ORIENTATIONS = np.linspace(0.0, 2.0 * np.pi, 40)
@@ -56,20 +60,30 @@ class SynthDSprites(GridDataset):
     name = "synth-dsprites"
     needs_source = False
     factor_names = FACTOR_NAMES
-    factor_sizes = FACTOR_SIZES
+
+    @property
+    def strides(self) -> list[int]:
+        return [self.params.stride.get(name, 1) for name in FACTOR_NAMES]
+
+    @property
+    def factor_sizes(self) -> list[int]:
+        """Values kept per factor: every stride-th of the full grid's, from the first."""
+        return [-(-size // step) for size, step in zip(FACTOR_SIZES, self.strides, strict=True)]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.params.size, self.params.size, 1)
 
     def convert(self, source: Path | None, limit: int | None) -> Conversion:
-        num = take(limit, int(np.prod(FACTOR_SIZES)))
+        sizes = self.factor_sizes
+        num = take(limit, int(np.prod(sizes)))
         size = self.params.size
+        strides = np.array(self.strides, dtype=np.int32)
 
         def batches() -> Iterator[Batch]:
             for start in range(0, num, BATCH_IMAGES):
-                factors = grid_factors(start, min(start + BATCH_IMAGES, num), FACTOR_SIZES)
-                yield render(factors, size), {"factors": factors}
+                factors = grid_factors(start, min(start + BATCH_IMAGES, num), sizes)
+                yield render(factors * strides, size), {"factors": factors}
 
         return Conversion(num, batches(), "procedural: binary sprites sampled at pixel "
                           "centres, white (255) on black, grey (H, W, 1)")
