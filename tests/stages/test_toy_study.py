@@ -69,3 +69,18 @@ def test_shapes3d_setting_trains_over_the_shapes3d_grid(tmp_path: Path) -> None:
     assert "num_factors: 6" in recipe and "image_size: 32" in recipe
     scores = json.loads((tmp_path / "work" / "results.json").read_text())["results"]["disdiff"]["0"]
     assert 0.0 <= scores["probe/acc_invariant"] <= 1.0
+
+
+@pytest.mark.slow
+def test_dsprites_setting_trains_over_the_restricted_grid(tmp_path: Path) -> None:
+    """The dsprites32 setting renders the restricted synth-dsprites grid (grey, 11 520 images),
+    trains the first stage on one channel and DisDiff with a one-channel encoder, N = 5."""
+    text = run_study(tmp_path, "--setting", "dsprites32", "--first-stage-steps", "2",
+                     "--conditions", "lambda0")
+    assert "restricted grid" in text and "chance 1/N = 0.2" in text
+    work = tmp_path / "work"
+    store = json.loads((work / "data" / "synth-dsprites-32" / "zarr.json").read_text())
+    assert store["attributes"]["factor_sizes"] == [3, 6, 10, 8, 8]
+    assert "in_channels: 1" in (work / "runs" / "first-stage" / "recipe.yaml").read_text()
+    recipe = (work / "runs" / "lambda0-seed0" / "recipe.yaml").read_text()
+    assert "in_channels: 1" in recipe and "num_factors: 5" in recipe
