@@ -96,6 +96,9 @@ CONDITIONS = {
                                  "{{weight: {lam}, warmup_steps: {half}}}"),
     "disdiff-d32": Condition("DisDiff (λ = {lam}, D = 32)", "{{weight: {lam}}}",
                              ("encoder.params.factor_dim=32",)),
+    "disdiff-refenc": Condition("DisDiff (λ = {lam}, the reference's encoder: width 128, D = 32)",
+                                "{{weight: {lam}}}",
+                                ("encoder.params.factor_dim=32", "encoder.params.channels=128")),
     "disdiff-detached": Condition("DisDiff (λ = {lam}, G_c on a detached code: ablation)",
                                   "{{weight: {lam}, code_gradient: detached}}"),
     "lambda0-warm": Condition("λ = 0 continued from the λ = 0 run (control)", "{{weight: 0.0}}",
@@ -178,6 +181,8 @@ CONDITIONS.update({
 #: and with it the term's weight, grows through training: a longer run gives it the time).
 CONDITIONS.update({f"{name}-x{scale}": scaled(name, scale)
                    for name in ("lambda0", "disdiff") for scale in (3, 5, 10)})
+#: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
+CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
 #: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
 #: ``snr_weighting``, off in the reference): the small t, where ε_θ alone is right and the
 #: fields have nothing to add, stop drowning the gradient of the large t, where the code matters.
