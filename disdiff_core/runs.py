@@ -210,6 +210,17 @@ class Run:
         }
 
 
+def environment_line(info: Mapping[str, Any]) -> str | None:
+    """``run.json``'s ``environment`` (what the latest start trained on) in one line, or None
+    for a run made before it was recorded."""
+    env = info.get("environment")
+    if not isinstance(env, Mapping):
+        return None
+    return (f"{env.get('device')}, {env.get('processes')} process(es), "
+            f"{env.get('cpu_threads')} CPU thread(s), torch {env.get('torch')}, "
+            f"python {env.get('python')}")
+
+
 def find_runs(root: str | Path) -> Iterator[Run]:
     """Every run directory at or below ``root``, sorted by path."""
     root = Path(root)

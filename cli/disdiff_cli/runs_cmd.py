@@ -42,7 +42,7 @@ def show_run(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Show a run: its state, latest logged numbers, files and evaluation results."""
-    from disdiff_core.runs import Run
+    from disdiff_core.runs import Run, environment_line
 
     opened = Run.open(run)
     records = opened.read_metrics()
@@ -57,6 +57,9 @@ def show_run(
     table = Table(show_header=False, title=f"run {info['name']}")
     for key in ("stage", "status", "step", "created", "updated"):
         table.add_row(key, str(info.get(key)))
+    environment = environment_line(info)
+    if environment:
+        table.add_row("trained on", environment)
     for role, parent in info.get("parents", {}).items():
         table.add_row(f"uses {role}", parent)
     table.add_row("path", str(opened.path))

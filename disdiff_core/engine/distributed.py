@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,17 @@ class DistContext:
         gathered: list[Any] = [None] * self.world_size
         dist.all_gather_object(gathered, obj)
         return gathered
+
+    def environment(self) -> dict[str, Any]:
+        """What a training ran on, kept in ``run.json``: a seed fixes a run only on the same
+        software, device and CPU thread count (a different thread count sums in another order,
+        and a diffusion training drifts from that rounding to other weights and scores)."""
+        device = str(self.device)
+        if self.device.type == "cuda":
+            device += f" ({torch.cuda.get_device_name(self.device)})"
+        return {"torch": torch.__version__, "python": platform.python_version(),
+                "device": device, "processes": self.world_size,
+                "cpu_threads": torch.get_num_threads()}
 
     def any_true(self, flag: torch.Tensor) -> torch.Tensor:
         """Logical OR of a boolean tensor over all ranks, so every rank takes the same branch

@@ -28,6 +28,7 @@ from disdiff_core.report.series import (
     is_number,
     split_eval_key,
 )
+from disdiff_core.runs import environment_line
 from disdiff_core.stage_table import COMPONENT_KINDS
 
 FORMATS = ("md", "html")
@@ -96,6 +97,9 @@ def _state_section(report: RunReport) -> list[Block]:
     known = {"name", "stage", "status", "step", "created", "updated", "parents"}
     rows += [(key, format_value(value)) for key, value in info.items()
              if key not in known and not isinstance(value, Mapping | list)]
+    environment = environment_line(info)
+    if environment:
+        rows.append(("trained on", environment))
     rows += [(f"uses {role}", Code(str(parent)))
              for role, parent in (info.get("parents") or {}).items()]
     rows.append(("path", Code(str(report.run.path.resolve()))))

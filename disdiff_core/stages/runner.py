@@ -59,6 +59,8 @@ def train_recipe(
     with (distributed_session() as context,
           run_lock(out, note=echo) if context.is_main else contextlib.nullcontext()):
         run = open_run(resolved, out, resume=resume) if context.is_main else None
+        if run is not None:
+            run.update(environment=context.environment())  # of the latest start
         context.barrier()
         run = run or Run.open(out)
         store = ensure_store(recipe.data, context, echo)

@@ -72,7 +72,9 @@ def make_run(path: Path, *, name: str | None = None) -> Run:
     for step, score in ((150, 0.41), (300, 0.77)):
         run.log_metrics(step, {"eval/factorvae/eval_accuracy": score,
                                "eval/dci/disentanglement": score / 2})
-    run.update(status="finished", step=300)
+    run.update(status="finished", step=300,
+               environment={"torch": "2.14.1", "python": "3.11.9", "device": "cuda:0 (H200)",
+                            "processes": 8, "cpu_threads": 16})
     save_grid(run.images_dir / "samples-step300.png")
     save_grid(run.images_dir / "swap-grid.png")
     return run
@@ -97,6 +99,8 @@ def test_markdown_report_gathers_state_recipe_curves_evaluation_images(tmp_path:
     # state and recipe summary
     for expected in ("# Run report: disdiff", "DisDiff over the shapes backbone",
                      "| status | finished |", "300 of 300", "| uses backbone | `runs/backbone` |",
+                     ("| trained on | cuda:0 (H200), 8 process(es), 16 CPU thread(s), "
+                     "torch 2.14.1, python 3.11.9 |"),
                      "`conv4`", "num_factors=6, factor_dim=32", "`shift-unet`",
                      "| `backbone` | `unet` | run `runs/backbone` | see that run |",
                      "`mean-shift`", "weight=0.05", "`shapes3d`", "`train.batch_size` | `128`",

@@ -66,5 +66,10 @@ def test_runs_list_json_and_show(tmp_path: Path) -> None:
     assert all(Path(r["path"]).is_dir() for r in rows)
     shown = runner.invoke(app, ["runs", "show", str(disdiff.path)])
     assert shown.exit_code == 0 and "loss" in shown.stdout
+    assert "trained on" not in shown.stdout  # a run made before the environment was kept
+    disdiff.update(environment={"torch": "2.14.1", "python": "3.11.9", "device": "cpu",
+                                "processes": 2, "cpu_threads": 1})
+    shown = runner.invoke(app, ["runs", "show", str(disdiff.path)], terminal_width=200)
+    assert "cpu, 2 process(es), 1 CPU thread(s), torch 2.14.1" in shown.stdout
     missing = runner.invoke(app, ["runs", "show", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "not a run directory" in missing.stderr

@@ -51,6 +51,10 @@ def test_backbone_learns_and_exports(backbone_run: tuple[Path, float]) -> None:
     assert (run.path / "weights/first_stage.safetensors").is_file()
     assert (run.images_dir / "samples-step100.png").is_file()
     assert run.info["losses"] == ["denoise ε-prediction (l1)"]
+    # what it trained on: a seed fixes the weights only on the same device and thread count
+    assert run.info["environment"]["device"] == "cpu"
+    assert run.info["environment"]["processes"] == 1
+    assert run.info["environment"]["cpu_threads"] == 1  # the helper sets OMP_NUM_THREADS=1
     print(f"backbone: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {wall:.1f} s")
 
 
