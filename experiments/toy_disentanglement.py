@@ -443,6 +443,9 @@ def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_pat
                 entry.update({f"probe/{k}": v for k, v in accuracy.items()})
                 latest = last_logged(run)
                 entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
+                # a seed fixes a run only at the same thread count (see the per-seed table)
+                entry["train/cpu_threads"] = (Run.open(run).info.get("environment")
+                                              or {}).get("cpu_threads")
             results[condition][seed] = entry
             print(f"seed {seed} {condition:<9} " + "  ".join(
                 f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
@@ -479,7 +482,8 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
 
 
 def per_seed(args: argparse.Namespace, results: dict[str, Any]) -> str:
-    keys = [f"{m}/{n}" for _, m, n in COLUMNS] + [f"final/{key}" for key in INSTRUMENTS]
+    keys = ([f"{m}/{n}" for _, m, n in COLUMNS] + [f"final/{key}" for key in INSTRUMENTS]
+            + ["train/cpu_threads"])
     lines = ["| condition | seed | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
     for condition in args.conditions:
         for seed in args.seeds:
@@ -570,7 +574,9 @@ def main() -> None:
         "",
         ("Per seed, with the last logged training terms and instruments (rec, the two "
          "cross-entropies and the top-1 accuracy of their logits on the logged batches; w; the "
-         "share of the codes' gradient that comes from the disentangling term):"),
+         "share of the codes' gradient that comes from the disentangling term; the CPU threads "
+         "it trained on, where its run.json keeps them: the same seed on another thread count "
+         "sums in another order and ends at other weights):"),
         "",
         per_seed(args, results),
         "",
