@@ -548,7 +548,8 @@ def main() -> None:
         "",
         (f"Made by `{command}` in {minutes:.0f} min on "
          f"{platform.processor() or platform.machine()} (torch {torch.__version__}, "
-         f"{torch.get_num_threads()} threads); the curves are in `{curves.name}`."),
+         f"this process on {torch.get_num_threads()} CPU thread(s); each run's own in the "
+         f"per-seed table, where kept); the curves are in `{curves.name}`."),
         "",
         (f"Budget: {setting.budget}"
          + (f", first stage trained {args.first_stage_steps} steps" if setting.first_stage
