@@ -198,6 +198,12 @@ CONDITIONS.update({
                            sets=(*CONDITIONS[name].sets, "losses.0.params.snr_weighting=true"),
                            label=CONDITIONS[name].label + ", reconstruction SNR-weighted (PDAE)")
     for name in ("lambda0", "disdiff")})
+#: The larger λ with PDAE's weighting, at 5 × the steps, and its λ = 0 twin: the weighting
+#: widened the DCI gap at 800 steps; does it add to the larger λ's?
+CONDITIONS["lambda0-snr-x5"] = scaled("lambda0-snr", 5)
+CONDITIONS["disdiff-lam0.2-snr-x5"] = replace(
+    CONDITIONS["disdiff-lam0.2-x5"], sets=CONDITIONS["disdiff-snr"].sets,
+    label=CONDITIONS["disdiff-lam0.2-x5"].label + ", reconstruction SNR-weighted (PDAE)")
 UNTRAINED = "untrained encoder"
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
