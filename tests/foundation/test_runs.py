@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from disdiff_cli import console
 from disdiff_cli.app import app
 from disdiff_core.errors import RunError
 from disdiff_core.runs import Run, find_runs
@@ -53,7 +54,7 @@ def test_open_rejects_non_runs_and_corrupt_state(tmp_path: Path) -> None:
         Run.open(run.path)
 
 
-def test_runs_list_json_and_show(tmp_path: Path) -> None:
+def test_runs_list_json_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_run(tmp_path / "runs" / "backbone").update(status="finished", step=300)
     disdiff = make_run(tmp_path / "runs" / "disdiff", stage="disdiff")
     disdiff.log_metrics(5, {"loss": 1.0})
@@ -69,7 +70,8 @@ def test_runs_list_json_and_show(tmp_path: Path) -> None:
     assert "trained on" not in shown.stdout  # a run made before the environment was kept
     disdiff.update(environment={"torch": "2.14.1", "python": "3.11.9", "device": "cpu",
                                 "processes": 2, "cpu_threads": 1})
-    shown = runner.invoke(app, ["runs", "show", str(disdiff.path)], terminal_width=200)
+    monkeypatch.setattr(console.out, "width", 200)  # the row unwrapped, whatever COLUMNS says
+    shown = runner.invoke(app, ["runs", "show", str(disdiff.path)])
     assert "cpu, 2 process(es), 1 CPU thread(s), torch 2.14.1" in shown.stdout
     missing = runner.invoke(app, ["runs", "show", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "not a run directory" in missing.stderr
