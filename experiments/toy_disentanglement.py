@@ -187,7 +187,7 @@ CONDITIONS.update({f"{name}-x{scale}": scaled(name, scale)
 CONDITIONS.update({f"disdiff-lam{lam}-x{scale}": replace(
     CONDITIONS[f"disdiff-x{scale}"], disentangle=f"{{{{weight: {lam}}}}}",
     label=f"DisDiff (λ = {lam}, faithful otherwise), {scale} × the steps")
-    for lam in ("0.1", "0.2", "0.5", "1.0") for scale in (5, 10)})
+    for lam in ("0.1", "0.2", "0.3", "0.5", "1.0") for scale in (5, 10)})
 #: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
 CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
 #: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
@@ -562,8 +562,9 @@ def main() -> None:
             else "")
          + f"; backbone trained {args.backbone_steps} steps; DisDiff "
          f"`recipes/toy16/disdiff.yaml` (conv4 encoder, N = {setting.num_factors}, D = 8, "
-         f"batch 16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run "
-         f"(a warm start adds {args.steps} steps to its source run). Exact metrics "
+         f"batch 16, lr 1e-3, 20 warm-up steps, EMA 0.999) trained {args.steps} steps per run, "
+         f"times the factor a condition's label names (\"5 × the steps\": {5 * args.steps}; "
+         f"a warm start adds its steps to its source run's). Exact metrics "
          f"(disentanglement_lib settings), pca1 codes, metric seed = training seed; mean ± "
          f"std (population) over seeds {args.seeds}. The probe: top-1 accuracy of the "
          f"disentangling term's logits "
