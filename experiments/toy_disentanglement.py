@@ -188,6 +188,13 @@ CONDITIONS.update({f"disdiff-lam{lam}-x{scale}": replace(
     CONDITIONS[f"disdiff-x{scale}"], disentangle=f"{{{{weight: {lam}}}}}",
     label=f"DisDiff (λ = {lam}, faithful otherwise), {scale} × the steps")
     for lam in ("0.1", "0.2", "0.3", "0.5", "1.0") for scale in (5, 10)})
+#: The larger λ reached by a linear ramp over the first half of a 4000-step run: λ = 0.3 learns
+#: more slowly than 0.2 from the start (the young field cannot take it); ramped, the field
+#: grows first and the term gets the larger weight late, when w has grown.
+CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
+    CONDITIONS[f"disdiff-lam{lam}-x5"], disentangle=f"{{{{weight: {lam}, warmup_steps: 2000}}}}",
+    label=f"DisDiff (λ = {lam} ramped over the first 2000 steps), 5 × the steps")
+    for lam in ("0.2", "0.3")})
 #: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
 CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
 #: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
