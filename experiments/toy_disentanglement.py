@@ -195,6 +195,12 @@ CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
     CONDITIONS[f"disdiff-lam{lam}-x5"], disentangle=f"{{{{weight: {lam}, warmup_steps: 2000}}}}",
     label=f"DisDiff (λ = {lam} ramped over the first 2000 steps), 5 × the steps")
     for lam in ("0.2", "0.3")})
+#: λ = 0 and λ = 0.2 at 4000 steps of batch 32 (the recipe's is 16): the term is a 6-way
+#: classification whose gradient, from 16 images a step, is noisy; twice the images a step.
+CONDITIONS.update({f"{name}-b32-x5": replace(
+    CONDITIONS[f"{name}-x5"], sets=(*CONDITIONS[f"{name}-x5"].sets, "train.batch_size=32"),
+    label=CONDITIONS[f"{name}-x5"].label + ", batch 32")
+    for name in ("lambda0", "disdiff-lam0.2")})
 #: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
 CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
 #: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
