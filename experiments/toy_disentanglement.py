@@ -70,9 +70,9 @@ COLUMNS = [
 @dataclass(frozen=True)
 class Condition:
     """One trained condition: the disentangling loss's parameters (YAML flow, ``{lam}`` is
-    --lambda, ``{half}`` half the steps), other recipe overrides, the condition whose run of
-    the same seed initialises the encoder and the field (a warm start), if any, and how many
-    times --steps it trains."""
+    --lambda, ``{half}`` half the condition's steps), other recipe overrides, the condition
+    whose run of the same seed initialises the encoder and the field (a warm start), if any,
+    and how many times --steps it trains."""
 
     label: str
     disentangle: str
@@ -188,12 +188,13 @@ CONDITIONS.update({f"disdiff-lam{lam}-x{scale}": replace(
     CONDITIONS[f"disdiff-x{scale}"], disentangle=f"{{{{weight: {lam}}}}}",
     label=f"DisDiff (λ = {lam}, faithful otherwise), {scale} × the steps")
     for lam in ("0.1", "0.2", "0.3", "0.5", "1.0") for scale in (5, 10)})
-#: The larger λ reached by a linear ramp over the first half of a 4000-step run: λ = 0.3 learns
+#: The larger λ reached by a linear ramp over the first half of the run: λ = 0.3 learns
 #: more slowly than 0.2 from the start (the young field cannot take it); ramped, the field
 #: grows first and the term gets the larger weight late, when w has grown.
 CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
-    CONDITIONS[f"disdiff-lam{lam}-x5"], disentangle=f"{{{{weight: {lam}, warmup_steps: 2000}}}}",
-    label=f"DisDiff (λ = {lam} ramped over the first 2000 steps), 5 × the steps")
+    CONDITIONS[f"disdiff-lam{lam}-x5"],
+    disentangle=f"{{{{weight: {lam}, warmup_steps: {{half}}}}}}",
+    label=f"DisDiff (λ = {lam} ramped over the first half), 5 × the steps")
     for lam in ("0.2", "0.3")})
 #: λ = 0 and λ = 0.2 at 4000 steps of batch 32 (the recipe's is 16): the term is a 6-way
 #: classification whose gradient, from 16 images a step, is noisy; twice the images a step.
@@ -386,9 +387,10 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
     for seed in args.seeds:
         for name in trained:
             condition = CONDITIONS[name]
-            params = condition.disentangle.format(lam=args.lam, half=args.steps // 2)
+            steps = args.steps * condition.steps_scale
+            params = condition.disentangle.format(lam=args.lam, half=steps // 2)
             sets = [*data, f"backbone.from_run={backbone}", f"first_stage.from_run={backbone}",
-                    f"train.steps={args.steps * condition.steps_scale}", f"train.seed={seed}",
+                    f"train.steps={steps}", f"train.seed={seed}",
                     "train.eval_every=null",
                     losses_override(params), f"encoder.params.num_factors={setting.num_factors}",
                     *setting.disdiff_sets, *condition.sets]
