@@ -129,14 +129,20 @@ def scaled(name: str, scale: int) -> Condition:
                    label=CONDITIONS[name].label + f", {scale} × the steps")
 
 
+def with_sets(name: str, *overrides: str, what: str) -> Condition:
+    """Condition ``name`` with more recipe overrides, its label saying ``what`` they change."""
+    return replace(CONDITIONS[name], sets=(*CONDITIONS[name].sets, *overrides),
+                   label=f"{CONDITIONS[name].label}, {what}")
+
+
 CONDITIONS.update({f"{name}-long": scaled(name, 5) for name in LONGER})
 #: Conditions also trained with the encoder's learning rate at a tenth (the term's target, Ē,
 #: then moves slowly: a field trained on the term learns its ranking only under a still Ē).
 SLOW_ENCODER = ("lambda0-warm", "disdiff-warm", "disdiff-warm-band-mid",
                 "disdiff-warm-band-mid-l1-detached")
-CONDITIONS.update({f"{name}-slowenc": replace(
-    CONDITIONS[name], sets=(*CONDITIONS[name].sets, "train.lr_scale={encoder: 0.1}"),
-    label=CONDITIONS[name].label + ", encoder lr × 0.1") for name in SLOW_ENCODER})
+CONDITIONS.update({
+    f"{name}-slowenc": with_sets(name, "train.lr_scale={encoder: 0.1}", what="encoder lr × 0.1")
+    for name in SLOW_ENCODER})
 #: Conditions also trained with Ē a slow moving average of E (decay 0.995 per step, a horizon
 #: of about 200 steps) instead of a copy: the ruler moves slowly while the codes stay live.
 AVERAGED_ENCODER = ("disdiff-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
@@ -173,9 +179,7 @@ CONDITIONS["lambda0-warm-slowenc-x3"] = scaled("lambda0-warm-slowenc", 3)
 #: recipes' default already; EMA stays 0.999 (0.9999 would leave the weights near their start).
 REFERENCE_OPTIMISER = ("train.batch_size=64", "train.lr=1.28e-4", "train.warmup_steps=200")
 CONDITIONS.update({
-    f"{name}-refopt": replace(CONDITIONS[name], sets=(*CONDITIONS[name].sets,
-                                                      *REFERENCE_OPTIMISER),
-                              label=CONDITIONS[name].label + ", reference optimiser regime")
+    f"{name}-refopt": with_sets(name, *REFERENCE_OPTIMISER, what="reference optimiser regime")
     for name in ("lambda0", "disdiff")})
 #: The faithful recipe and its λ = 0 twin at 3, 5 and 10 × the steps (on the latent backbone w,
 #: and with it the term's weight, grows through training: a longer run gives it the time).
@@ -199,10 +203,8 @@ CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
 #: λ = 0 and λ = 0.2 at 4000 (or 8000) steps of batch 32 (the study's recipe trains at 16): the
 #: term is a 6-way classification whose gradient, from 16 images a step, is noisy; twice the
 #: images a step. ``disdiff-lam0.2-b32-x5`` is what recipes/shapes3d-cpu/ trains.
-CONDITIONS.update({f"{name}-b32-x{scale}": replace(
-    CONDITIONS[f"{name}-x{scale}"],
-    sets=(*CONDITIONS[f"{name}-x{scale}"].sets, "train.batch_size=32"),
-    label=CONDITIONS[f"{name}-x{scale}"].label + ", batch 32")
+CONDITIONS.update({
+    f"{name}-b32-x{scale}": with_sets(f"{name}-x{scale}", "train.batch_size=32", what="batch 32")
     for name in ("lambda0", "disdiff-lam0.2") for scale in (5, 10)})
 #: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
 CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
@@ -210,9 +212,8 @@ CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
 #: ``snr_weighting``, off in the reference): the small t, where ε_θ alone is right and the
 #: fields have nothing to add, stop drowning the gradient of the large t, where the code matters.
 CONDITIONS.update({
-    f"{name}-snr": replace(CONDITIONS[name],
-                           sets=(*CONDITIONS[name].sets, "losses.0.params.snr_weighting=true"),
-                           label=CONDITIONS[name].label + ", reconstruction SNR-weighted (PDAE)")
+    f"{name}-snr": with_sets(name, "losses.0.params.snr_weighting=true",
+                             what="reconstruction SNR-weighted (PDAE)")
     for name in ("lambda0", "disdiff")})
 #: The larger λ with PDAE's weighting, at 5 × the steps, and its λ = 0 twin: the weighting
 #: widened the DCI gap at 800 steps; does it add to the larger λ's?
