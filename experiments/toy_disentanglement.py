@@ -72,13 +72,16 @@ class Condition:
     """One trained condition: the disentangling loss's parameters (YAML flow, ``{lam}`` is
     --lambda, ``{half}`` half the condition's steps), other recipe overrides, the condition
     whose run of the same seed initialises the encoder and the field (a warm start), if any,
-    and how many times --steps it trains."""
+    how many times --steps it trains, and the condition whose finished run of the same seed it
+    continues (``--continue-from``: the same recipe with fewer steps, so the run only trains
+    the steps that remain and equals a run trained straight), if any."""
 
     label: str
     disentangle: str
     sets: tuple[str, ...] = ()
     warm_from: str | None = None
     steps_scale: int = 1
+    continues: str | None = None
 
 
 CONDITIONS = {
@@ -222,6 +225,27 @@ CONDITIONS["disdiff-lam0.2-snr-x5"] = replace(
     CONDITIONS["disdiff-lam0.2-x5"], sets=CONDITIONS["disdiff-snr"].sets,
     label=CONDITIONS["disdiff-lam0.2-x5"].label + ", reconstruction SNR-weighted (PDAE)")
 UNTRAINED = "untrained encoder"
+
+
+def shorter_twin(name: str) -> str | None:
+    """The condition that ``name`` trains for more steps of and is otherwise equal to (its
+    ``-x5`` twin for an ``-x10`` one), or None."""
+    if not name.endswith("-x10"):
+        return None
+    twin = name.removesuffix("-x10") + "-x5"
+    if twin not in CONDITIONS:
+        return None
+    longer, shorter = CONDITIONS[name], CONDITIONS[twin]
+    same = replace(longer, steps_scale=shorter.steps_scale, label=shorter.label) == shorter
+    return twin if same and "{half}" not in longer.disentangle else None
+
+
+#: Every ``-x10`` condition continues its ``-x5`` twin's run: with the learning rate constant
+#: after warm-up, the first half of the 8000 steps IS the twin's run (bit for bit), so only the
+#: second half is trained.
+CONDITIONS.update({name: replace(condition, continues=shorter_twin(name))
+                   for name, condition in CONDITIONS.items() if shorter_twin(name)})
+
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
                "grad_z/share_dis")
@@ -343,13 +367,13 @@ def label(args: argparse.Namespace, condition: str) -> str:
 
 
 def train_order(conditions: list[str]) -> list[str]:
-    """Trained conditions, each after the one it is warm-started from."""
+    """Trained conditions, each after the one it is warm-started from or continues."""
     order: list[str] = []
 
     def add(name: str) -> None:
-        source = CONDITIONS[name].warm_from
-        if source:
-            add(source)
+        for source in (CONDITIONS[name].warm_from, CONDITIONS[name].continues):
+            if source:
+                add(source)
         if name not in order:
             order.append(name)
 
@@ -401,7 +425,8 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
                 source = runs[(condition.warm_from, seed)]
                 sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
             out = work / "runs" / f"{name}-seed{seed}"
-            run_pipeline([PipelineStep("toy16/disdiff", tuple(sets), out)])
+            shorter = runs[(condition.continues, seed)] if condition.continues else None
+            run_pipeline([PipelineStep("toy16/disdiff", tuple(sets), out, shorter)])
             runs[(name, seed)] = out
     return runs
 

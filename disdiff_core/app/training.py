@@ -23,12 +23,17 @@ def train(
     out: str | Path | None = None,
     overrides: Sequence[str] = (),
     resume: bool = False,
+    continue_from: str | Path | None = None,
     progress: Progress = print,
 ) -> TrainResult:
     """Train a recipe (a file or a shipped name, with ``dotted.key=value`` overrides) into
     ``out`` (default ``runs/<recipe name>``); ``resume`` continues the run there from its
-    latest checkpoint. Checkpoints, metrics, sample grids and the exported weights go there."""
-    run = train_recipe(load_recipe(recipe, overrides), out, resume=resume, echo=progress)
+    latest checkpoint; ``continue_from`` (another run, or one of its checkpoint folders)
+    starts the new run from that checkpoint instead of step 0, e.g. to train a finished run
+    for more steps without touching it. Checkpoints, metrics, sample grids and the exported
+    weights go there."""
+    run = train_recipe(load_recipe(recipe, overrides), out, resume=resume,
+                       continue_from=continue_from, echo=progress)
     return _result(run)
 
 

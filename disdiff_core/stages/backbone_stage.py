@@ -40,19 +40,22 @@ SAMPLE_SEED = 0
 
 def frozen_first_stage(inputs: StageInputs) -> FirstStage:
     """The recipe's first stage (identity by default), frozen, with its scale factor: reloaded
-    from this run on resume, else measured and exported."""
+    from the run a restart names (:attr:`StageInputs.reload_from`), else measured; exported to
+    this run either way."""
     first_stage = build_component("first_stage", "first_stage",
                                   inputs.recipe.first_stage or IDENTITY, frozen=True)
     first_stage.to(inputs.context.device)
-    own = weights_path(inputs.run.path, "first_stage")
-    if inputs.resume and own.is_file():
-        load_safetensors_into(first_stage, own)
-        return first_stage
-    batch = inputs.recipe.train.micro_batch_size(inputs.context.world_size)
-    scale = first_stage.measure_scale_factor(
-        measurement_batches(inputs.recipe.data, inputs.store, batch), SCALE_BATCHES)
-    inputs.echo(f"first-stage scale factor s = {scale:.6g}")
-    if inputs.context.is_main:
+    exported = (weights_path(inputs.reload_from, "first_stage")
+                if inputs.reload_from is not None else None)
+    reloaded = exported is not None and exported.is_file()
+    if reloaded:
+        load_safetensors_into(first_stage, exported)
+    else:
+        batch = inputs.recipe.train.micro_batch_size(inputs.context.world_size)
+        scale = first_stage.measure_scale_factor(
+            measurement_batches(inputs.recipe.data, inputs.store, batch), SCALE_BATCHES)
+        inputs.echo(f"first-stage scale factor s = {scale:.6g}")
+    if inputs.context.is_main and not (reloaded and inputs.reload_from == inputs.run.path):
         export_weights(first_stage, inputs.run.path, "first_stage")
     return first_stage
 

@@ -40,12 +40,14 @@ class Action(str, Enum):
 
 @dataclass(frozen=True)
 class PipelineStep:
-    """One stage: its recipe (file or shipped name), ``--set`` overrides and run directory
-    (None: ``runs/<recipe name>``)."""
+    """One stage: its recipe (file or shipped name), ``--set`` overrides, run directory
+    (None: ``runs/<recipe name>``) and, if its training is to start from another run's
+    checkpoint rather than step 0 (a run folder or one of its checkpoint folders), that."""
 
     recipe: str | Path
     overrides: tuple[str, ...] = ()
     out: Path | None = None
+    continue_from: Path | None = None
 
 
 def recipe_folder(name_or_dir: str | Path) -> Path | None:
@@ -134,8 +136,10 @@ def run_pipeline(
         if action is Action.reuse:
             runs.append(Run.open(out))
             continue
-        runs.append(train_recipe(resolved, out, resume=action is Action.resume, echo=echo,
-                                 stream=stream))
+        resume = action is Action.resume
+        runs.append(train_recipe(resolved, out, resume=resume,
+                                 continue_from=None if resume else step.continue_from,
+                                 echo=echo, stream=stream))
     return runs
 
 

@@ -20,14 +20,16 @@ IDENTITY = Component(plugin=IDENTITY_FIRST_STAGE)
 
 @dataclass
 class StageInputs:
-    """A stage's recipe, run, process context and training data location; ``echo`` prints one
-    progress line."""
+    """A stage's recipe, run, process context and training data location; ``reload_from`` is
+    the run whose exported parts a restarted stage reloads instead of measuring them again
+    (this run on ``--resume``, the source run of a continuation, None on a fresh start);
+    ``echo`` prints one progress line."""
 
     recipe: Recipe
     run: Run
     context: DistContext
     store: Path
-    resume: bool
+    reload_from: Path | None
     echo: Callable[[str], None]
 
 

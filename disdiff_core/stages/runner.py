@@ -2,7 +2,8 @@
 
 Creates (or, with ``resume``, re-opens) the run directory with the resolved recipe, prepares
 the dataset store when it is missing, asks the stage for its trained module, step function and
-hooks, trains, and lets the stage export its weights.
+hooks, trains (from step 0, from the run's latest checkpoint, or from another run's checkpoint:
+:mod:`disdiff_core.stages.continuation`), and lets the stage export its weights.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from disdiff_core.engine.distributed import distributed_session
 from disdiff_core.engine.rng import seed_everything
 from disdiff_core.engine.run_lock import run_lock
 from disdiff_core.engine.trainer import Trainer
+from disdiff_core.errors import RunError
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
 from disdiff_core.runs import Run
 from disdiff_core.stage_table import stage_spec
+from disdiff_core.stages.continuation import (
+    restart_point,
+    source_checkpoint,
+    source_run,
+    start_continuation,
+)
 from disdiff_core.stages.data import ensure_store, training_batches
 from disdiff_core.stages.plan import StageInputs, StagePlan
 
@@ -44,27 +52,41 @@ def train_recipe(
     out: str | Path | None = None,
     *,
     resume: bool = False,
+    continue_from: str | Path | None = None,
     echo: Callable[[str], None] = print,
     stream: IO[str] | None = None,
 ) -> Run:
     """Train the recipe's stage into ``out`` (default ``runs/<name>``) and return the run.
 
     ``resume`` continues the run in ``out`` from its latest checkpoint (a fresh run when
-    there is none). ``echo`` prints set-up lines; ``stream`` takes the trainer's progress.
-    The main process holds the run folder's lock throughout (a second training of the same
-    folder stops at once).
+    there is none); ``continue_from`` (a run folder or one of its checkpoint folders) starts a
+    NEW run in ``out`` from that checkpoint. ``echo`` prints set-up lines; ``stream`` takes
+    the trainer's progress. The main process holds the run folder's lock throughout (a second
+    training of the same folder stops at once).
     """
+    if resume and continue_from is not None:
+        raise RunError("--resume continues the run in --out, --continue-from starts a new one "
+                       "from another run: give one of them")
     recipe = resolved.recipe
     out = Path(out) if out is not None else default_run_dir(resolved)
+    start = (source_checkpoint(continue_from, recipe.stage) if continue_from is not None
+             else None)
     with (distributed_session() as context,
           run_lock(out, note=echo) if context.is_main else contextlib.nullcontext()):
         run = open_run(resolved, out, resume=resume) if context.is_main else None
         if run is not None:
+            if start is not None:
+                start_continuation(run, start)
             run.update(environment=context.environment())  # of the latest start
         context.barrier()
         run = run or Run.open(out)
+        if resume:
+            start = restart_point(run)
+        reload_from = source_run(start).path if start is not None else (
+            run.path if resume else None)
         store = ensure_store(recipe.data, context, echo)
-        inputs = StageInputs(recipe=recipe, run=run, context=context, store=store, resume=resume,
+        inputs = StageInputs(recipe=recipe, run=run, context=context, store=store,
+                             reload_from=reload_from,
                              echo=echo if context.is_main else _silent)
         seed_everything(recipe.train.seed)  # the initial weights follow train.seed too
         try:
@@ -78,7 +100,7 @@ def train_recipe(
                           recipe.train, run, hooks=plan.hooks, context=context,
                           find_unused_parameters=plan.find_unused_parameters, pass_step=True,
                           stream=stream)
-        trainer.fit(resume=resume)
+        trainer.fit(resume=start if start is not None else resume)
         plan.finish(trainer)
     return run
 

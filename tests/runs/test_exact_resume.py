@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from tiny_runs import (
     DISDIFF,
+    STEPS,
     assert_same_state,
     final_state,
     kill,
@@ -29,21 +30,10 @@ from tiny_runs import (
 
 from disdiff_core.runs import Run
 
-#: The tiny run of these tests: 20 steps, a checkpoint every 5.
-STEPS = {"train__steps": 20, "train__checkpoint_every": 5}
-
-
-@pytest.fixture(scope="module")
-def straight_run(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> Path:
-    """The tiny backbone run trained without interruption."""
-    out = tmp_path_factory.mktemp("straight") / "run"
-    train_here(out, toy_store, **STEPS)
-    return out
-
 
 @pytest.fixture(scope="module")
 def straight(straight_run: Path) -> dict[str, bytes]:
-    """Its final state."""
+    """The straight run's final state."""
     return final_state(straight_run)
 
 

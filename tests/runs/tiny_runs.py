@@ -33,6 +33,9 @@ TINY: dict[str, dict[str, object]] = {
     },
     DISDIFF: {**_TRAIN, "encoder.params.channels": 8},
 }
+#: The straight backbone run the resume and continuation tests compare against: 20 steps, a
+#: checkpoint every 5 (the ``straight_run`` fixture).
+STEPS = {"train__steps": 20, "train__checkpoint_every": 5}
 #: Training processes use one intra-op thread, as :func:`train_here` does.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -46,9 +49,10 @@ def overrides(store: Path, recipe: str = BACKBONE, **settings: object) -> list[s
 
 
 def train_here(out: Path, store: Path, recipe: str = BACKBONE, *, resume: bool = False,
-               **settings: object) -> str:
+               continue_from: Path | None = None, **settings: object) -> str:
     """Train a tiny run in this process, on one thread as the training processes do (CPU
-    results depend on the thread count); returns what it printed."""
+    results depend on the thread count), resumed or continued from another run as asked;
+    returns what it printed."""
     from disdiff_core.recipes import load_recipe
     from disdiff_core.stages.runner import train_recipe
 
@@ -57,7 +61,8 @@ def train_here(out: Path, store: Path, recipe: str = BACKBONE, *, resume: bool =
     torch.set_num_threads(1)
     try:
         train_recipe(load_recipe(recipe, overrides(store, recipe, **settings)), out, resume=resume,
-                     echo=lambda line: print(line, file=printed), stream=printed)
+                     continue_from=continue_from, echo=lambda line: print(line, file=printed),
+                     stream=printed)
     finally:
         torch.set_num_threads(threads)
     return printed.getvalue()

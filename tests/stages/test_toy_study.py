@@ -1,6 +1,6 @@
 """The demonstration script (experiments/toy_disentanglement.py) end to end on a minimal budget:
 it trains (a chain of warm starts: λ = 0, the field first with the encoder frozen, then the
-encoder with Ē a moving average), scores every condition with the accuracy probe, and writes
+encoder with Ē a moving average; a 10 × condition continuing its 5 × twin), scores every condition with the accuracy probe, and writes
 its tables and curves (slow: exact metrics for 2 conditions)."""
 
 from __future__ import annotations
@@ -31,17 +31,23 @@ def run_study(tmp_path: Path, *arguments: str) -> str:
 
 @pytest.mark.slow
 def test_study_writes_its_table(tmp_path: Path) -> None:
-    text = run_study(tmp_path, "--conditions", "fieldfirst-band-mid-emaenc", "untrained")
+    text = run_study(tmp_path, "--conditions", "fieldfirst-band-mid-emaenc", "untrained",
+                     "lambda0-x10")
     for label in ("after the field-first run", "untrained encoder", "t in fifth 4"):
         assert label in text
     assert (tmp_path / "doc-curves.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((tmp_path / "work" / "results.json").read_text())
-    assert set(results["results"]) == {"fieldfirst-band-mid-emaenc", "untrained"}
+    assert set(results["results"]) == {"fieldfirst-band-mid-emaenc", "untrained", "lambda0-x10"}
     warm = results["results"]["fieldfirst-band-mid-emaenc"]["0"]
     assert 0.0 <= warm["dci/disentanglement"] <= 1.0 and 0.0 <= warm["probe/acc_invariant"] <= 1.0
     # the chain trained the runs it starts from first
     for source in ("lambda0-seed0", "disdiff-warm-band-mid-l1-frozenenc-seed0"):
         assert (tmp_path / "work" / "runs" / source / "weights").is_dir()
+    # the 20-step condition continued its 10-step twin's run instead of starting over
+    runs = tmp_path / "work" / "runs"
+    longer = json.loads((runs / "lambda0-x10-seed0" / "run.json").read_text())
+    assert longer["step"] == 20
+    assert longer["continued_from"] == str(runs / "lambda0-x5-seed0" / "checkpoints" / "step-0000010")
 
 
 @pytest.mark.slow
