@@ -77,6 +77,7 @@ def train_recipe(
         if run is not None:
             if start is not None:
                 start_continuation(run, start)
+                echo(f"a new run continuing {start} (that run is only read)")
             run.update(environment=context.environment())  # of the latest start
         context.barrier()
         run = run or Run.open(out)

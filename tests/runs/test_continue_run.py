@@ -39,7 +39,7 @@ def test_continuing_a_finished_run_equals_a_straight_run(
     before = final_state(short_run)
     out = tmp_path / "longer"
     printed = train_here(out, toy_store, continue_from=short_run, **STEPS)
-    assert "resumed from" in printed and "train settings changed: steps" in printed
+    assert "a new run continuing" in printed and "train settings changed: steps" in printed
     assert_same_state(final_state(out), final_state(straight_run))
     assert logged_steps(out) == logged_steps(straight_run)  # the curves start at step 0
     run = Run.open(out)
