@@ -243,8 +243,8 @@ def shorter_twin(name: str) -> str | None:
 #: Every ``-x10`` condition continues its ``-x5`` twin's run: with the learning rate constant
 #: after warm-up, the first half of the 8000 steps IS the twin's run (bit for bit), so only the
 #: second half is trained.
-CONDITIONS.update({name: replace(condition, continues=shorter_twin(name))
-                   for name, condition in CONDITIONS.items() if shorter_twin(name)})
+CONDITIONS.update({name: replace(condition, continues=twin)
+                   for name, condition in CONDITIONS.items() if (twin := shorter_twin(name))})
 
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",

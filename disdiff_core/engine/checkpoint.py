@@ -200,8 +200,9 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise RunError(f"checkpoint file {path} is corrupt: {exc}") from None
 
 
-def read_checkpoint(path: Path) -> Checkpoint:
-    """Read a checkpoint folder; a missing or corrupt file is a :class:`RunError` naming it."""
+def read_state_tree(path: Path) -> dict[str, Any]:
+    """A checkpoint folder's ``state.json`` (step, counters, config; tensors as references),
+    without loading any tensor; a missing or corrupt file is a :class:`RunError` naming it."""
     if not path.is_dir():
         raise RunError(f"checkpoint {path} does not exist")
     state_file = path / STATE_FILE
@@ -214,6 +215,12 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if not isinstance(tree, dict) or tree.get("format") != FORMAT_VERSION:
         raise RunError(f"checkpoint file {state_file} is not a format-{FORMAT_VERSION} "
                        "disdiff training state")
+    return tree
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint folder; a missing or corrupt file is a :class:`RunError` naming it."""
+    tree = read_state_tree(path)
     state_tensors = path / STATE_TENSORS_FILE
     state = join_tensors(tree, _read_tensors(state_tensors), state_tensors)
     ema_file = path / EMA_FILE

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from disdiff_core.engine.checkpoint import STATE_FILE, latest_checkpoint
+from disdiff_core.engine.checkpoint import STATE_FILE, latest_checkpoint, read_state_tree
 from disdiff_core.errors import RunError
 from disdiff_core.io import write_text_atomic
 from disdiff_core.runs import RUN_FILE, Run
@@ -49,14 +49,6 @@ def source_checkpoint(source: str | Path, stage: str) -> Path:
     return checkpoint
 
 
-def checkpoint_step(checkpoint: Path) -> int:
-    """The optimiser steps done when ``checkpoint`` was written."""
-    try:
-        return int(json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))["step"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{checkpoint / STATE_FILE} is unreadable or corrupt: {exc}") from None
-
-
 def source_run(checkpoint: Path) -> Run:
     """The run a checkpoint folder belongs to (``RUN/checkpoints/step-N``)."""
     return Run.open(checkpoint.parent.parent)
@@ -65,7 +57,7 @@ def source_run(checkpoint: Path) -> Run:
 def start_continuation(run: Run, checkpoint: Path) -> None:
     """Make the fresh ``run`` a continuation of ``checkpoint``: copy the source's metric lines
     up to the checkpoint's step and record where it started."""
-    step = checkpoint_step(checkpoint)
+    step = int(read_state_tree(checkpoint)["step"])
     history = [record for record in source_run(checkpoint).read_metrics()
                if isinstance(record.get("step"), int) and record["step"] <= step]
     write_text_atomic(run.metrics_path, "".join(json.dumps(record) + "\n" for record in history))

@@ -83,8 +83,11 @@ def train_recipe(
         run = run or Run.open(out)
         if resume:
             start = restart_point(run)
-        reload_from = source_run(start).path if start is not None else (
-            run.path if resume else None)
+        # a restarted stage reloads what it exported at its start from the run it restarts
+        if start is not None:
+            reload_from: Path | None = source_run(start).path
+        else:
+            reload_from = run.path if resume else None
         store = ensure_store(recipe.data, context, echo)
         inputs = StageInputs(recipe=recipe, run=run, context=context, store=store,
                              reload_from=reload_from,
