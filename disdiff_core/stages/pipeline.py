@@ -16,17 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from disdiff_core.errors import RecipeError, RunError
-from disdiff_core.recipes.compose import ComposedRecipe
-from disdiff_core.recipes.resolve import (
-    ResolvedRecipe,
-    find_recipe,
-    load_recipe,
-    recipes_dir,
-    resolve,
-)
-from disdiff_core.recipes.yaml_io import read_yaml
-from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
+from disdiff_core.recipes.resolve import ResolvedRecipe, find_recipe, load_recipe, recipes_dir
+from disdiff_core.runs import RUN_FILE, Run
 from disdiff_core.stage_table import STAGE_NAMES
+from disdiff_core.stages.recipe_changes import recipe_differences, stored_recipe
 from disdiff_core.stages.runner import default_run_dir, train_recipe
 
 
@@ -77,27 +70,11 @@ def stage_recipes(name_or_dir: str | Path) -> list[Path]:
     return [by_stage[stage] for stage in STAGE_NAMES if stage in by_stage]
 
 
-#: Recipe keys that label a run without changing what it trains: a recipe renamed or
-#: redescribed (or moved to another folder, which the provenance records) is the same recipe.
-LABEL_KEYS = ("name", "description", "provenance")
-
-
 def _same_recipe(resolved: ResolvedRecipe, run_dir: Path) -> bool:
-    """Whether the run was trained with this recipe (its labels aside, :data:`LABEL_KEYS`).
-
-    The stored recipe is validated again by today's plugins first, so an option added to a
-    plugin since the run was trained (stored without it, meaning its default) does not make a
-    finished run look different; a stored recipe today's plugins reject is a different one."""
-    stored = read_yaml(run_dir / RECIPE_FILE) or {}
-    try:
-        stored = resolve(ComposedRecipe(stored)).to_dict()
-    except (RecipeError, RunError):
-        return False
-    wanted = resolved.to_dict()
-    for key in LABEL_KEYS:
-        stored.pop(key, None)
-        wanted.pop(key, None)
-    return stored == wanted
+    """Whether the run was trained with this recipe (its labels aside; a stored recipe
+    today's plugins reject is a different one)."""
+    stored = stored_recipe(Run(run_dir))
+    return stored is not None and not recipe_differences(stored, resolved.to_dict())
 
 
 def decide(resolved: ResolvedRecipe, run_dir: Path) -> Action:

@@ -29,6 +29,7 @@ from disdiff_core.stages.continuation import (
 )
 from disdiff_core.stages.data import ensure_store, training_batches
 from disdiff_core.stages.plan import StageInputs, StagePlan
+from disdiff_core.stages.recipe_changes import accept_resumed_recipe
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -38,13 +39,18 @@ def default_run_dir(resolved: ResolvedRecipe) -> Path:
     return DEFAULT_RUNS_DIR / resolved.name
 
 
-def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool) -> Run:
-    """A new run directory holding the resolved recipe, or the existing one to resume."""
+def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool,
+             echo: Callable[[str], None] = print) -> Run:
+    """A new run directory holding the resolved recipe, or the existing one to resume (whose
+    recipe may change only in what :func:`accept_resumed_recipe` allows)."""
     recipe = resolved.recipe
     parents = {key: str(component.from_run) for key, _, component in iter_components(recipe)
                if component.from_run is not None}
-    return Run.create(out, stage=recipe.stage, recipe_yaml=resolved.to_yaml(),
-                      name=resolved.name, parents=parents, exist_ok=resume)
+    run = Run.create(out, stage=recipe.stage, recipe_yaml=resolved.to_yaml(),
+                     name=resolved.name, parents=parents, exist_ok=resume)
+    if resume:
+        accept_resumed_recipe(run, resolved, echo)
+    return run
 
 
 def train_recipe(
@@ -73,7 +79,7 @@ def train_recipe(
              else None)
     with (distributed_session() as context,
           run_lock(out, note=echo) if context.is_main else contextlib.nullcontext()):
-        run = open_run(resolved, out, resume=resume) if context.is_main else None
+        run = open_run(resolved, out, resume=resume, echo=echo) if context.is_main else None
         if run is not None:
             if start is not None:
                 start_continuation(run, start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_runs import STEPS, train_here
+from tiny_runs import SHORT, STEPS, train_here
 
 from disdiff_plugins.datasets.specs import TOY_SHAPES
 
@@ -21,4 +21,12 @@ def straight_run(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> P
     """The tiny backbone run trained without interruption (:data:`tiny_runs.STEPS`)."""
     out = tmp_path_factory.mktemp("straight") / "run"
     train_here(out, toy_store, **STEPS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def short_run(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> Path:
+    """The same recipe stopped (finished) at half the steps (:data:`tiny_runs.SHORT`)."""
+    out = tmp_path_factory.mktemp("short") / "run"
+    train_here(out, toy_store, **SHORT)
     return out

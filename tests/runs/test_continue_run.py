@@ -11,23 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
-from tiny_runs import DISDIFF, STEPS, assert_same_state, final_state, overrides, train_here
-from typer.testing import CliRunner
+from tiny_runs import DISDIFF, STEPS, assert_same_state, cli_train, final_state, train_here
 
-from disdiff_cli.app import app
 from disdiff_core.runs import Run
-
-#: The straight run's twin, finished at half its steps.
-SHORT = {**STEPS, "train__steps": 10}
-
-
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory: pytest.TempPathFactory, toy_store: Path) -> Path:
-    """The same recipe stopped (finished) at half the steps."""
-    out = tmp_path_factory.mktemp("short") / "run"
-    train_here(out, toy_store, **SHORT)
-    return out
 
 
 def logged_steps(run_dir: Path) -> list[int]:
@@ -78,20 +64,6 @@ def test_disdiff_continuation_equals_a_straight_run(tmp_path: Path, toy_store: P
     train_here(tmp_path / "longer", toy_store, DISDIFF, continue_from=tmp_path / "short",
                train__steps=8, **parents)
     assert_same_state(final_state(tmp_path / "longer"), final_state(tmp_path / "straight"))
-
-
-def cli_train(out: Path, store: Path, *extra: str) -> tuple[int, str]:
-    """``disdiff train`` of the tiny backbone (20 steps) in this process, on one thread as
-    :func:`train_here` trains; returns the exit code and the output, unwrapped."""
-    sets = [arg for value in overrides(store, **STEPS) for arg in ("--set", value)]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = CliRunner().invoke(app, ["train", "tiny/backbone", "--out", str(out), *sets,
-                                          *extra])
-    finally:
-        torch.set_num_threads(threads)
-    return result.exit_code, " ".join(result.output.split())
 
 
 def test_the_cli_continues_a_run(tmp_path: Path, toy_store: Path, straight_run: Path,

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
+from disdiff_cli.app import app
 from disdiff_core.engine.checkpoint import latest_checkpoint
 from disdiff_core.runs import Run
 
@@ -36,6 +38,8 @@ TINY: dict[str, dict[str, object]] = {
 #: The straight backbone run the resume and continuation tests compare against: 20 steps, a
 #: checkpoint every 5 (the ``straight_run`` fixture).
 STEPS = {"train__steps": 20, "train__checkpoint_every": 5}
+#: The straight run's twin, finished at half its steps (the ``short_run`` fixture).
+SHORT = {**STEPS, "train__steps": 10}
 #: Training processes use one intra-op thread, as :func:`train_here` does.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -137,3 +141,17 @@ def train_to_end(out: Path, store: Path, **settings: object) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "Traceback" not in output, output
     return output
+
+
+def cli_train(out: Path, store: Path, *extra: str) -> tuple[int, str]:
+    """``disdiff train`` of the tiny backbone (20 steps) in this process, on one thread as
+    :func:`train_here` trains; returns the exit code and the output, unwrapped."""
+    sets = [arg for value in overrides(store, **STEPS) for arg in ("--set", value)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(app, ["train", "tiny/backbone", "--out", str(out), *sets,
+                                          *extra])
+    finally:
+        torch.set_num_threads(threads)
+    return result.exit_code, " ".join(result.output.split())
