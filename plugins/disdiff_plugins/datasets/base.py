@@ -118,3 +118,16 @@ class GridDataset(DatasetPlugin):
     def convert(self, source: Path | None, limit: int | None) -> Conversion:
         """Inspect the source (headers, listings: cheap, and every check that can fail before
         writing) and return the conversion to stream."""
+
+
+class UnlabelledDataset(GridDataset):
+    """Base of the readers of images without a factor grid (photo collections, whose labels,
+    if any, are attributes of each image): their stores have no factors."""
+
+    @property
+    def factor_names(self) -> list[str]:
+        return []
+
+    @property
+    def factor_sizes(self) -> list[int]:
+        return []

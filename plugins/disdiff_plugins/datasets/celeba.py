@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from disdiff_core.errors import DataError
-from disdiff_plugins.datasets.base import BATCH_IMAGES, Batch, Conversion, GridDataset, take
+from disdiff_plugins.datasets.base import BATCH_IMAGES, Batch, Conversion, UnlabelledDataset, take
 from disdiff_plugins.datasets.imaging import decode_files, describe_resize
 from disdiff_plugins.datasets.sources import Manifest, file_sha256, reading
 
@@ -62,19 +62,12 @@ def parse_attributes(path: Path) -> tuple[list[str], list[str], np.ndarray]:
     return names, files, values
 
 
-class CelebA(GridDataset):
+class CelebA(UnlabelledDataset):
     """Reader of aligned CelebA with its 40 binary attributes (no factors)."""
 
     name = "celeba"
     needs_source = True
     source_hint = f"the CelebA folder holding {IMAGE_FOLDER}/ and {ATTRIBUTE_FILE}"
-    @property
-    def factor_names(self) -> list[str]:
-        return []
-
-    @property
-    def factor_sizes(self) -> list[int]:
-        return []
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

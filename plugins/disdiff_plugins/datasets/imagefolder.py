@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from disdiff_core.errors import DataError
-from disdiff_plugins.datasets.base import BATCH_IMAGES, Batch, Conversion, GridDataset, take
+from disdiff_plugins.datasets.base import BATCH_IMAGES, Batch, Conversion, UnlabelledDataset, take
 from disdiff_plugins.datasets.imaging import centre_square_box, decode_files, describe_resize
 from disdiff_plugins.datasets.sources import Manifest, require_folder
 
@@ -25,19 +25,12 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
-class ImageFolder(GridDataset):
+class ImageFolder(UnlabelledDataset):
     """Reader of a folder of images (no factors)."""
 
     name = "imagefolder"
     needs_source = True
     source_hint = "a folder of PNG/JPEG images"
-    @property
-    def factor_names(self) -> list[str]:
-        return []
-
-    @property
-    def factor_sizes(self) -> list[int]:
-        return []
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
