@@ -619,7 +619,8 @@ def main() -> None:
          f"std (population) over seeds {args.seeds}. The probe: top-1 accuracy of the "
          f"disentangling term's logits "
          f"(argmax over the N codes = the sampled factor; chance 1/N = "
-         f"{1 / setting.num_factors:.3g}; 1/8 where a label says N = 8) on {PROBE_IMAGES} images ("
+         f"{1 / setting.num_factors:.3g}, or 1/N of the N a condition's label names) on "
+         f"{PROBE_IMAGES} images ("
          + ("the store's first" if setting.probe_rows == "first"
             else "spread evenly over the store")
          + "), once per fifth of the timesteps, EMA weights, eval mode."),

@@ -93,8 +93,10 @@ def accept_resumed_recipe(run: Run, resolved: ResolvedRecipe,
                        f"this run's checkpoint, start a new run: --out NEW --continue-from "
                        f"{run.path}")
     write_text_atomic(run.path / RECIPE_FILE, resolved.to_yaml())
-    record = {"step": run.step, "changes": {key: list(values) for key, values in changes.items()}}
-    run.update(**{RECIPE_CHANGES: [*run.info.get(RECIPE_CHANGES, []), record]})
-    echo(f"resumed with a changed recipe at step {run.step}: "
+    info = run.info
+    record = {"step": info["step"],
+              "changes": {key: list(values) for key, values in changes.items()}}
+    run.update(**{RECIPE_CHANGES: [*info.get(RECIPE_CHANGES, []), record]})
+    echo(f"resumed with a changed recipe at step {info['step']}: "
          + ", ".join(f"{key} {old!r} → {new!r}" for key, (old, new) in changes.items())
          + f" ({RECIPE_FILE} holds the new recipe, run.json the old values)")
