@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,28 @@ def test_dsprites_npz(tmp_path: Path, cli, nothing_left) -> None:
     result = cli("data", "prepare", "dsprites", "--source", bad, "--out", tmp_path / "b.zarr")
     assert result.exit_code == 1 and "latents_classes[5, 4] = 40" in result.output
     nothing_left(tmp_path / "b.zarr")
+
+
+def test_dsprites_corrupt_metadata_names_the_file(tmp_path: Path, cli, nothing_left) -> None:
+    """A 'metadata' member whose pickle is damaged (the zip itself intact) is a corrupt file:
+    one clear error naming it, not an internal error."""
+    rng = np.random.default_rng(5)
+    good = tmp_path / "good.npz"
+    write_dsprites_npz(good, np.zeros((4, 6), np.int64), rng)
+    bad = tmp_path / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "metadata.npy":  # keep the .npy header, damage the pickle after it
+                header = 10 + int.from_bytes(data[8:10], "little")
+                data = data[:header] + b"\x80\x02 not a pickle"
+            target.writestr(name, data)
+    out = tmp_path / "d.zarr"
+    result = cli("data", "prepare", "dsprites", "--source", bad, "--out", out)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert f"cannot read {bad}" in output and "UnpicklingError" in output, output
+    nothing_left(out)
 
 
 @pytest.mark.parametrize("length,variant,sizes", [

@@ -63,7 +63,9 @@ def test_celeba_errors(tmp_path: Path, cli, nothing_left) -> None:
     Image.fromarray(random_images(rng, 1, (100, 100, 3))[0]).save(root / "img_align_celeba" /
                                                                    "000002.jpg")
     result = cli("data", "prepare", "celeba", "--source", root, "--out", out)
-    assert result.exit_code == 1 and "does not fit in a 100×100 image" in result.output
+    output = " ".join(result.output.split())  # the message is long enough to be wrapped
+    assert result.exit_code == 1 and "does not fit in a 100×100 image" in output
+    assert "000002.jpg" in output, output  # the error names the offending file
     nothing_left(out)
     attributes.unlink()
     result = cli("data", "prepare", "celeba", "--source", root, "--out", out)
@@ -107,3 +109,20 @@ def test_imagefolder_sorted_recursive_centre_crop(tmp_path: Path, cli, nothing_l
     result = cli("data", "prepare", "imagefolder", "--source", empty, "--out", out, "--force")
     assert result.exit_code == 1 and "holds no .png" in result.output
     assert open_store(out).num_images == 3  # a failed --force leaves the old store intact
+
+
+def test_imagefolder_16_bit_grey_png_is_scaled_not_clipped(tmp_path: Path, cli) -> None:
+    """PIL opens a 16-bit grey PNG as mode I;16, and its own conversion to L/RGB clips values
+    at 255 (a ramp comes out almost white); the reader keeps the high byte, as PIL does for
+    16-bit RGB PNGs."""
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
+    Image.fromarray(ramp).save(folder / "ramp.png")
+    with Image.open(folder / "ramp.png") as image:
+        assert image.mode.startswith("I")  # really stored and read as 16-bit
+    out = tmp_path / "deep.zarr"
+    result = cli("data", "prepare", "imagefolder", "--source", folder, "--out", out,
+                 "--set", "size=16", "--set", "channels=1")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(open_store(out).read(0, 1)[0, :, :, 0], (ramp >> 8).astype(np.uint8))

@@ -94,6 +94,11 @@ def test_cars3d_errors(tmp_path: Path, cli, nothing_left) -> None:
     (folder / "car_001_mesh.mat").write_bytes(b"MATLAB 5.0 MAT-file, truncated")
     result = cli("data", "prepare", "cars3d", "--source", folder, "--out", out, "--limit", 2)
     assert result.exit_code == 1 and "car_001_mesh.mat" in result.output
+    # an empty file (an interrupted extraction): scipy raises its own MatReadError
+    (folder / "car_001_mesh.mat").write_bytes(b"")
+    result = cli("data", "prepare", "cars3d", "--source", folder, "--out", out, "--limit", 2)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "cannot read" in output and "car_001_mesh.mat" in output, output
     nothing_left(out)
 
 

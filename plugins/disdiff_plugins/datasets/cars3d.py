@@ -42,8 +42,10 @@ def list_cars(folder: Path) -> list[Path]:
 def load_car(path: Path) -> np.ndarray:
     """The 96 views of one car as uint8 (24 azimuths, 4 elevations, 128, 128, 3)."""
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
-    with reading(path):
+    # MatReadError (e.g. an empty file left by an interrupted extraction) is a damaged file too.
+    with reading(path, (MatReadError,)):
         content = scipy.io.loadmat(path, variable_names=["im"])
     if "im" not in content:
         keys = [k for k in content if not k.startswith("__")]

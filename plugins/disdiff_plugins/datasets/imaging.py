@@ -21,6 +21,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
+from disdiff_core.errors import DataError
 from disdiff_plugins.datasets.sources import Manifest, reading
 
 RESAMPLE: dict[str, Image.Resampling] = {
@@ -78,6 +79,20 @@ def centre_square_box(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
+#: PIL modes of 16-bit grey PNGs (I;16*, or I in older Pillow releases).
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image as 8-bit grey (the high byte, as PIL itself reduces 16-bit RGB
+    PNGs); other images unchanged. PIL's own I;16 → L/RGB conversion clips at 255 instead of
+    scaling, which turns a 16-bit image almost white."""
+    if image.mode not in _SIXTEEN_BIT:
+        return image
+    values = np.clip(np.asarray(image).astype(np.int64), 0, 65535) >> 8
+    return Image.fromarray(values.astype(np.uint8))
+
+
 def decode(
     data: bytes,
     *,
@@ -90,7 +105,7 @@ def decode(
     ``box`` (a PIL box, or a function of (width, height) giving one; None: no crop) and resize
     to size × size. Returns (size, size, C) uint8."""
     with Image.open(io.BytesIO(data)) as image:
-        image = image.convert(mode)
+        image = _eight_bit(image).convert(mode)
         if box is not None:
             image = image.crop(box(*image.size) if callable(box) else tuple(box))
         if image.size != (size, size):
@@ -109,7 +124,10 @@ def decode_files(
     def one(path: Path) -> tuple[str, int, np.ndarray]:
         with reading(path):
             data = path.read_bytes()
-            image = decode(data, mode=mode, box=box, size=size, resample=resample)
+            try:
+                image = decode(data, mode=mode, box=box, size=size, resample=resample)
+            except DataError as exc:  # e.g. a crop that does not fit: say which file
+                raise DataError(f"{path}: {exc}") from None
         return hashlib.sha256(data).hexdigest(), len(data), image
 
     results = thread_map(one, paths)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import pickle
 import struct
 import zipfile
 import zlib
@@ -21,18 +22,24 @@ import numpy as np
 from disdiff_core.errors import DataError
 
 #: Low-level failures that mean "this file is not what it should be" rather than a bug.
+#: UnpicklingError: a damaged pickled member (dSprites' ``metadata``) inside an intact zip.
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError,
-                zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError)
+                zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
+                pickle.UnpicklingError)
 
 
 @contextlib.contextmanager
-def reading(path: Path) -> Iterator[None]:
-    """Turn a low-level read failure inside the block into one DataError naming ``path``."""
+def reading(path: Path, extra: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Turn a low-level read failure inside the block into one DataError naming ``path``.
+
+    ``extra``: a library's own error classes that also mean a damaged file (scipy's
+    MatReadError, which is no OSError/ValueError), so they too name the file rather than
+    surfacing as an internal error."""
     try:
         yield
     except DataError:
         raise
-    except _READ_ERRORS as exc:
+    except _READ_ERRORS + extra as exc:
         raise DataError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
 
 
