@@ -31,7 +31,8 @@ def eval_run(
     device: Annotated[str | None, typer.Option("--device", help="torch device")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
-    """Evaluate a run's representation on a dataset store (mean ± std over seeds)."""
+    """Evaluate a run's representation on a dataset store (mean ± std over seeds); image
+    metrics (fid) score the run's samples against the store's images."""
     from disdiff_core import api
 
     result = api.evaluate_run(run, data=data, metrics=metric_names(metrics), seeds=seeds,

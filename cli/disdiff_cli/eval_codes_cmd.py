@@ -98,10 +98,11 @@ def results_table(result: EvalResult) -> Table:
     """Metric numbers as mean ± std over seeds, one row per number; fast modes flagged."""
     seeds = result.seeds
     dataset = result.record["dataset"]
+    what = (f"{result.num_codes} codes, reduction {result.reduction}" if result.num_codes
+            else "the run's samples")
     table = Table(
         "metric", "number", f"mean ± std ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
-        title=f"{dataset.get('name') or 'dataset'}: {result.num_codes} codes, "
-        f"reduction {result.reduction}",
+        title=f"{dataset.get('name') or 'dataset'}: {what}",
     )
     for name, numbers in result.metrics.items():
         label = name if result.modes[name] == "exact" else f"{name} [yellow](fast, not dlib)[/]"

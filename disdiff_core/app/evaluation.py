@@ -18,9 +18,19 @@ from disdiff_core.app.results import (
 )
 from disdiff_core.app.runs import load_run
 from disdiff_core.data.store import open_store
+from disdiff_core.editing import build_sampler
 from disdiff_core.errors import DataError
 from disdiff_core.evaluation import evaluate_codes as score_codes
 from disdiff_core.evaluation.codes import load_codes
+from disdiff_core.evaluation.evaluate import (
+    build_metrics,
+    dataset_section,
+    library_versions,
+    new_record,
+)
+from disdiff_core.evaluation.samples import HOW as SAMPLES_HOW
+from disdiff_core.evaluation.samples import score_samples
+from disdiff_core.interfaces.metric import ImageMetric
 from disdiff_core.io import unused_path, write_json_atomic
 from disdiff_core.loading import check_image_shape, encode_store
 
@@ -58,7 +68,10 @@ def evaluate_run(
     progress: Progress = silent,
 ) -> EvalResult:
     """Encode a store with a finished run's EMA encoder (eval mode), score the codes and write
-    the result into a new file of ``RUN/eval/`` (earlier results are kept).
+    the result into a new file of ``RUN/eval/`` (earlier results are kept). Image metrics (FID)
+    score the run's samples against the store's images instead
+    (:mod:`disdiff_core.evaluation.samples`, with the recipe's ``sample.sampler``); the store
+    is then encoded only if a code metric is asked for too.
 
     Defaults come from the run's recipe: ``data.store``, ``eval.metrics`` (with their
     parameters), ``eval.seeds`` and ``eval.reduce``."""
@@ -66,18 +79,38 @@ def evaluate_run(
     recipe = loaded.recipe
     store_path = Path(data) if data is not None else Path(recipe.data.store)
     store = open_store(store_path)
-    if not store.has_factors and store.attributes is None:
-        raise DataError(f"store {store_path} has neither factors nor attributes to score against")
     check_image_shape(recipe, store.image_shape, f"store {store_path}")
     requested = ({name: None for name in metrics} if metrics
                  else {m.plugin: m.params for m in recipe.eval.metrics if m.plugin})
     requested = _with_settings(requested, settings or {})
-    progress(f"encoding {store.num_images} images of {store_path}")
-    codes = encode_store(loaded.model, store, batch_size=batch_size)
-    record = score_codes(codes, requested, reduction=reduce or recipe.eval.reduce,
-                         seeds=range(seeds or recipe.eval.seeds), fast=fast,
-                         progress=lambda message: progress(f"evaluating {message}"),
-                         **_store_fields(store, store_path))
+    seed_list = list(range(seeds or recipe.eval.seeds))
+    on_samples = {name: built for name, built in build_metrics(requested, fast=fast).items()
+                  if isinstance(built[0], ImageMetric)}
+    on_codes = {name: params for name, params in requested.items() if name not in on_samples}
+    fields = _store_fields(store, store_path)
+    if on_codes:
+        if not store.has_factors and store.attributes is None:
+            raise DataError(
+                f"store {store_path} has neither factors nor attributes to score codes against")
+        progress(f"encoding {store.num_images} images of {store_path}")
+        codes = encode_store(loaded.model, store, batch_size=batch_size)
+        record = score_codes(codes, on_codes, reduction=reduce or recipe.eval.reduce,
+                             seeds=seed_list, fast=fast,
+                             progress=lambda message: progress(f"evaluating {message}"), **fields)
+    else:
+        record = {**new_record(), "codes": {"shape": None, "reduction": "none", "num_codes": 0},
+                  "dataset": dataset_section(fields["dataset"], store.num_images,
+                                             fields["ground_truth"]),
+                  "seeds": seed_list, "versions": library_versions()}
+    if on_samples:
+        sampler = build_sampler(recipe.sample.sampler)
+        scored = score_samples(loaded.model, sampler, store, on_samples, seeds=seed_list,
+                               batch_size=batch_size,
+                               progress=lambda message: progress(f"sampling for {message}"))
+        for section, entries in scored.items():
+            record[section].update(entries)
+        record["samples"] = {"how": SAMPLES_HOW, "batch_size": batch_size,
+                             "sampler": recipe.sample.sampler.model_dump(mode="json")}
     record["run"] = {"path": str(run), "step": loaded.step,
                      "encoder": "EMA (exported) weights, eval mode"}
     target = unused_path(loaded.path / "eval", f"eval-step{loaded.step:07d}", ".json")

@@ -49,6 +49,54 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": float(array.mean()), "std": float(array.std()), "values": array.tolist()}
 
 
+def new_record() -> dict[str, Any]:
+    """The per-metric sections of an evaluation document, still empty."""
+    return {"metrics": {}, "settings": {}, "modes": {}, "codes_used": {}, "plugins": {},
+            "seconds": {}}
+
+
+def record_metric(
+    result: dict[str, Any],
+    name: str,
+    metric: Metric,
+    plugin: str,
+    seeds: Sequence[int],
+    score_seed: Callable[[int], Mapping[str, float]],
+    *,
+    codes_used: str,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Score one metric once per seed (``score_seed(seed)``) and enter its numbers (mean, std,
+    values), settings, mode, what it read (``codes_used``), plugin and time into ``result``
+    (a :func:`new_record`). Code metrics and sample metrics are recorded the same way."""
+    per_seed: dict[str, list[float]] = {}
+    start = time.perf_counter()
+    for seed in seeds:
+        if progress:
+            progress(f"{name} (seed {seed})")
+        for key, value in score_seed(seed).items():
+            per_seed.setdefault(key, []).append(float(value))
+    result["metrics"][name] = {key: summarize(v) for key, v in per_seed.items()}
+    result["settings"][name] = metric.settings()
+    result["modes"][name] = metric.mode
+    result["codes_used"][name] = codes_used
+    result["plugins"][name] = plugin
+    result["seconds"][name] = round(time.perf_counter() - start, 3)
+
+
+def dataset_section(
+    dataset: Mapping[str, Any] | None, num_images: int, ground_truth: GroundTruth | None
+) -> dict[str, Any]:
+    """The ``dataset`` section of an evaluation document: the caller's descriptive fields,
+    the number of images and, for a factor grid, its factor names and sizes."""
+    section = dict(dataset or {})
+    section["num_images"] = num_images
+    if ground_truth is not None:
+        section["factor_names"] = ground_truth.factor_names
+        section["factor_sizes"] = ground_truth.factor_sizes
+    return section
+
+
 def build_metrics(
     metrics: MetricRequest, *, fast: bool = False
 ) -> dict[str, tuple[Metric, str]]:
@@ -173,37 +221,21 @@ def evaluate_codes(
         except ValueError as exc:
             raise DataError(f"metric {name!r} cannot score these codes: {exc}") from exc
 
-    result: dict[str, Any] = {
-        "metrics": {}, "settings": {}, "modes": {}, "codes_used": {}, "plugins": {}, "seconds": {},
-    }
+    result = new_record()
     for name, (metric, plugin) in built.items():
-        per_seed: dict[str, list[float]] = {}
-        start = time.perf_counter()
-        for seed in seeds:
-            if progress:
-                progress(f"{name} (seed {seed})")
-            scores = score(name, metric, np.random.RandomState(seed))
-            for key, value in scores.items():
-                per_seed.setdefault(key, []).append(float(value))
-        result["metrics"][name] = {key: summarize(v) for key, v in per_seed.items()}
-        result["settings"][name] = metric.settings()
-        result["modes"][name] = metric.mode
-        result["codes_used"][name] = reduction if isinstance(metric, FactorMetric) else "raw"
-        result["plugins"][name] = plugin
-        result["seconds"][name] = round(time.perf_counter() - start, 3)
+        record_metric(result, name, metric, plugin, seeds,
+                      lambda seed, name=name, metric=metric: score(
+                          name, metric, np.random.RandomState(seed)),
+                      codes_used=reduction if isinstance(metric, FactorMetric) else "raw",
+                      progress=progress)
 
-    dataset_info = dict(dataset or {})
-    dataset_info["num_images"] = len(codes)
-    if ground_truth is not None:
-        dataset_info["factor_names"] = ground_truth.factor_names
-        dataset_info["factor_sizes"] = ground_truth.factor_sizes
     result.update(
         codes={
             "shape": list(codes.shape),
             "reduction": reduction,
             "num_codes": int(reduced.shape[1]) if reduced is not None else int(raw.shape[1]),
         },
-        dataset=dataset_info,
+        dataset=dataset_section(dataset, len(codes), ground_truth),
         seeds=seeds,
         versions=library_versions(),
     )

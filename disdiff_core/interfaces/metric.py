@@ -104,6 +104,13 @@ class ImageMetric(Metric):
 
     requires: ClassVar[Requirement] = "images"
 
+    @property
+    def num_samples(self) -> int:
+        """How many generated and how many reference images one score takes (the paper's FID:
+        10 000 each); an evaluation of a run draws that many of each per seed. Read from the
+        ``num_samples`` parameter, which an image metric's parameters must declare."""
+        return int(self.params.num_samples)
+
     @abstractmethod
     def __call__(
         self,

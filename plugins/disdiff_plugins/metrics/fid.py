@@ -86,14 +86,19 @@ class InceptionPool3(torch.nn.Module):
 
 
 def to_model_input(batch: Any, device: torch.device) -> torch.Tensor:
-    """A batch as float (B, 3, H, W) in [-1, 1] on ``device``: uint8 (B, H, W, 3) is a stored
-    batch (scaled from [0, 255]); anything else is taken as already (B, 3, H, W) in [-1, 1]."""
+    """A batch as float (B, 3, H, W) in [-1, 1] on ``device``: uint8 (B, H, W, C) is a stored
+    batch (scaled from [0, 255]); anything else is taken as already (B, C, H, W) in [-1, 1].
+    A grey batch (C = 1: dSprites, smallNORB) is repeated over three channels, the usual way
+    of feeding grey images to Inception."""
     tensor = batch if torch.is_tensor(batch) else torch.from_numpy(np.asarray(batch))
     if tensor.dtype == torch.uint8 and tensor.ndim == 4:
         tensor = tensor.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    if tensor.ndim == 4 and tensor.shape[1] == 1:
+        tensor = tensor.expand(-1, 3, -1, -1)
     if tensor.ndim != 4 or tensor.shape[1] != 3 or not tensor.is_floating_point():
         raise ValueError(
-            f"expected image batches (B, 3, H, W) or uint8 (B, H, W, 3), got {tuple(tensor.shape)}"
+            f"expected image batches (B, C, H, W) or uint8 (B, H, W, C) with C = 1 or 3, got "
+            f"{tuple(tensor.shape)}"
         )
     return tensor.to(device)
 
@@ -138,6 +143,9 @@ class FID(ImageMetric):
         return FeatureStatistics.from_features(self.features(batches))
 
     def __call__(self, generated: Iterable[Any], reference: Any) -> dict[str, float]:
+        # Load the network before reading either stream: a run's samples are drawn lazily,
+        # and missing weights should stop an evaluation before it samples, not after.
+        _ = self.network
         if isinstance(reference, (str, Path)):
             reference = FeatureStatistics.load(reference)
         if not isinstance(reference, FeatureStatistics):
