@@ -1,5 +1,7 @@
-"""TAD, the Total AUROC Difference (Yeats et al., "NashAE", 2022), as the InfoDiffusion and
-DisDiff evaluation scripts compute it on CelebA's 40 binary attributes.
+"""TAD, the Total AUROC Difference (Yeats et al., "NashAE", 2022), as DisDiff's evaluation
+script computes it on CelebA's 40 binary attributes. (InfoDiffusion's released script differs:
+scikit-learn's AUROC over every dimension, standardised codes, folds; NashAE's own uses 101
+thresholds. Baselines quoted from those protocols are close to, not equal to, this number.)
 
 Per attribute and per code dimension whose range over the images exceeds ``min_range``, the
 dimension is used as a detector: thresholds at ``num_thresholds`` evenly spaced fractions of its
