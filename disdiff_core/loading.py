@@ -20,7 +20,7 @@ from torch import Tensor
 
 from disdiff_core import registry
 from disdiff_core.disdiff import DisDiffModel
-from disdiff_core.errors import DataError, RunError
+from disdiff_core.errors import DataError, DisdiffError, RunError
 from disdiff_core.recipes.compose import ComposedRecipe
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.resolve import resolve
@@ -63,8 +63,10 @@ def load_disdiff(run_dir: str | Path, device: str | torch.device | None = None) 
 
     Raises:
         RunError: not a disdiff run, or its encoder/field weights are missing.
+        DisdiffError: ``device`` is not a device, or a CUDA device this machine lacks.
     """
     run_dir = Path(run_dir)
+    chosen = resolve_device(device)  # before building anything: a typo is the user's, not a bug
     recipe = read_run_recipe(run_dir)
     missing = _missing_weights(run_dir)
     if missing:
@@ -82,8 +84,7 @@ def load_disdiff(run_dir: str | Path, device: str | torch.device | None = None) 
     losses = [registry.build("loss", term.plugin, term.params) for term in recipe.losses
               if term.plugin is not None]
     model = DisDiffModel(backbone, first_stage, encoder, field, losses)
-    device = torch.device(device) if device is not None else default_device()
-    return model.to(device).eval().requires_grad_(False)
+    return model.to(chosen).eval().requires_grad_(False)
 
 
 def _trained(run_dir: Path, key: str, component: Component) -> Component:
@@ -107,6 +108,28 @@ def check_image_shape(recipe: Recipe, image_shape: tuple[int, ...], source: str)
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The device a command was given (``--device``), checked to exist on this machine; None:
+    :func:`default_device`. A misspelt name or a CUDA device the machine lacks is the user's
+    error (a DisdiffError naming it), not a crash inside torch."""
+    if device is None:
+        return default_device()
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise DisdiffError(f"--device {str(device)!r} is not a torch device "
+                           "(e.g. cpu, cuda, cuda:1)") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DisdiffError(f"--device {device}: this machine has no CUDA device "
+                               "(torch.cuda.is_available() is False); use --device cpu")
+        if chosen.index is not None and chosen.index >= count:
+            raise DisdiffError(f"--device {device}: this machine has {count} CUDA device(s), "
+                               f"cuda:0 to cuda:{count - 1}")
+    return chosen
 
 
 def model_device(model: DisDiffModel) -> torch.device:

@@ -6,10 +6,10 @@ Layout of a run directory::
       run.json          name, stage, status, step, created/updated times, parent runs
       recipe.yaml       the fully resolved recipe (with plugin distributions and versions)
       checkpoints/      weights as safetensors + resumable training state (no pickled code)
+      weights/          final (EMA) weights of each component trained, <key>.safetensors
       metrics.jsonl     one JSON object per logged step
       tensorboard/      the same scalars and the image grids, with train.loggers: [.., tensorboard]
       train.lock        while a process trains the run: its pid and host (engine.run_lock)
-      artifacts.zarr/   representations, samples
       images/           PNG grids
       eval/             evaluation results (JSON with library versions)
 """
@@ -165,10 +165,6 @@ class Run:
     @property
     def eval_dir(self) -> Path:
         return self.path / "eval"
-
-    @property
-    def artifacts_path(self) -> Path:
-        return self.path / "artifacts.zarr"
 
     @property
     def metrics_path(self) -> Path:

@@ -17,7 +17,7 @@ from disdiff_cli.console import err, out
 
 def encode(
     run: Annotated[Path, typer.Argument(help="a finished disdiff run directory")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="codes file: .npy, or .zarr")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="codes file: .npy, .npz or .zarr")],
     data: Annotated[Path | None, typer.Option("--data", help="dataset store to encode")] = None,
     images: Annotated[Path | None, typer.Option(
         "--images", help="an image file or a folder of them (file-name order)")] = None,

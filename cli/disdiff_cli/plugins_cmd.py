@@ -34,12 +34,25 @@ def list_plugins(
     out.print(table)
 
 
+#: How a bound reads in a table: pydantic keeps ``Field(ge=1)`` as annotated_types' ``Ge(ge=1)``.
+_BOUNDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "multiple_of": "a multiple of",
+           "min_length": "length ≥", "max_length": "length ≤"}
+
+
+def _constraint(item: Any) -> str:
+    """``≥ 1`` for ``Ge(ge=1)``, ``length ≤ 4`` for ``MaxLen(4)``; anything else as it prints."""
+    for attribute, words in _BOUNDS.items():
+        if getattr(item, attribute, None) is not None:
+            return f"{words} {getattr(item, attribute)}"
+    return str(item)
+
+
 def _field_rows(params_model: Any) -> list[tuple[str, str, str, str]]:
     rows = []
     for name, field in params_model.model_fields.items():
         annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
         default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
-        constraints = ", ".join(str(m) for m in field.metadata)
+        constraints = ", ".join(_constraint(m) for m in field.metadata)
         description = field.description or ""
         if constraints:
             description = f"{description} ({constraints})" if description else constraints

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from disdiff_cli.console import out, print_json
+from disdiff_cli.console import err, out, print_json
 
 runs_app = typer.Typer(help="List, inspect, report on and compare run directories.",
                        no_args_is_help=True)
@@ -24,16 +24,29 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """List every run found under ROOT (name, stage, status, step)."""
+    from disdiff_core.errors import RunError
     from disdiff_core.runs import find_runs
 
-    summaries = [run.summary() for run in find_runs(root)]
+    summaries = []
+    for run in find_runs(root):
+        try:
+            summaries.append(run.summary())
+        except RunError as exc:  # one damaged run.json is listed as such, not hiding the rest
+            summaries.append({"path": str(run.path), "name": run.path.name, "stage": None,
+                              "status": "unreadable", "step": None, "updated": None,
+                              "error": str(exc)})
     if as_json:
         print_json(summaries)
         return
     table = Table("name", "stage", "status", "step", "updated", "path", title=f"runs under {root}")
     for s in summaries:
-        table.add_row(s["name"], s["stage"], s["status"], str(s["step"]), s["updated"] or "", s["path"])
+        step = "" if s["step"] is None else str(s["step"])
+        table.add_row(escape(str(s["name"])), s["stage"] or "", s["status"], step,
+                      s["updated"] or "", escape(s["path"]))
     out.print(table)
+    for s in summaries:
+        if "error" in s:
+            err.print(f"[bold red]unreadable run:[/] {escape(s['error'])}")
 
 
 @runs_app.command("show")
@@ -46,7 +59,13 @@ def show_run(
 
     opened = Run.open(run)
     records = opened.read_metrics()
-    latest = records[-1] if records else {}
+    # a step may be logged in several records (a DisDiff run's loss terms, then its gradient
+    # shares): the latest step's numbers are all of them, not just the last record's
+    latest: dict = {}
+    for record in records:
+        if record.get("step") != latest.get("step"):
+            latest = {}
+        latest.update(record)
     evals = sorted(p.name for p in opened.eval_dir.glob("*.json")) if opened.eval_dir.exists() else []
     images = sorted(p.name for p in opened.images_dir.glob("*.png")) if opened.images_dir.exists() else []
     if as_json:
@@ -132,4 +151,5 @@ def _number(value: float) -> str:
 
 
 def _mean_std(summary: dict[str, float]) -> str:
-    return f"{summary['mean']:.3f} ± {summary['std']:.3f} ({summary['seeds']} seeds)"
+    seeds = summary["seeds"]
+    return f"{summary['mean']:.3f} ± {summary['std']:.3f} ({seeds} seed{'' if seeds == 1 else 's'})"

@@ -2,9 +2,9 @@
 
 The codes are float32 (images, N, D), one row per image in the store's row (canonical) order,
 or in file-name order for a folder of images, so :func:`~disdiff_core.app.evaluation.
-evaluate_codes` can score them against the store. ``.npy`` gives one array; any other name (by
-convention ``.zarr``) a zarr group whose ``codes`` array carries the run and source in its
-attributes. Both are written atomically.
+evaluate_codes` can score them against the store. ``.npy`` gives one array, ``.npz`` an
+archive with one ``codes`` array; any other name (by convention ``.zarr``) a zarr group whose
+``codes`` array carries the run and source in its attributes. All are written atomically.
 """
 
 from __future__ import annotations
@@ -83,10 +83,15 @@ def _batches(data: Path | None, images: Path | None, batch_size: int, recipe: Re
 
 
 def write_codes(path: Path, codes: np.ndarray, attrs: dict[str, Any]) -> None:
-    """Codes to ``.npy``, or to the ``codes`` array of a new zarr group, atomically."""
+    """Codes to ``.npy``, to the ``codes`` array of an ``.npz``, or to the ``codes`` array of
+    a new zarr group (any other name), atomically."""
     if path.suffix == ".npy":
         with atomic_path(path) as tmp:
             np.save(tmp, codes)
+        return
+    if path.suffix == ".npz":  # a file, as numpy and `disdiff eval-codes` expect, not a zarr
+        with atomic_path(path) as tmp:
+            np.savez(tmp, codes=codes)
         return
     import zarr
 

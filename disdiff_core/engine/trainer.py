@@ -410,8 +410,8 @@ class Trainer:
         rank reads the files (a shared file system under multi-node DDP)."""
         path = path or ckpt.latest_checkpoint(self.run.checkpoints_dir)
         if path is None:
-            self._progress.message(f"no checkpoint in {self.run.checkpoints_dir} yet (the run "
-                                   "stopped before its first one); starting from step 0")
+            self._progress.message(f"no checkpoint in {self.run.checkpoints_dir} yet; "
+                                   "starting from step 0")
             return
         loaded = ckpt.read_checkpoint(path)
         state = loaded.state

@@ -66,6 +66,10 @@ def _compose_file(path: Path, chain: tuple[Path, ...]) -> ComposedRecipe:
         raise RecipeError(f"{path}: extends must be a file name or a list of file names")
     composed = ComposedRecipe({}, {}, path)
     for parent in parents:
+        if not (path.parent / parent).is_file():
+            raise RecipeError(f"{path}: extends: {parent!r}: no recipe file "
+                              f"{path.parent / parent} (extends takes file paths, relative to "
+                              "the recipe that names them)")
         base = _compose_file(path.parent / parent, (*chain, path))
         composed.data = deep_merge(composed.data, base.data)
         composed.origins.update(base.origins)
@@ -112,6 +116,21 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
             node = node[slot]
 
 
+def _missing_sections(data: dict[str, Any], dotted: str) -> list[str]:
+    """The sections above ``dotted`` that setting it creates (``nope`` for ``nope.x``), so that
+    an error about one names ``--set``, not the recipe file."""
+    keys = dotted.split(".")
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        if isinstance(node, dict) and node.get(key) is not None:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return [".".join(keys[:end]) for end in range(depth + 1, len(keys))]
+    return []
+
+
 def apply_overrides(composed: ComposedRecipe, overrides: Iterable[str]) -> ComposedRecipe:
     """Apply ``key=value`` overrides; values are parsed as YAML scalars (``1e-4`` is a float)."""
     for item in overrides:
@@ -119,8 +138,10 @@ def apply_overrides(composed: ComposedRecipe, overrides: Iterable[str]) -> Compo
         dotted = dotted.strip()
         if not sep or not dotted:
             raise RecipeError(f"--set {item!r}: expected dotted.key=value")
+        created = _missing_sections(composed.data, dotted)
         _set_dotted(composed.data, dotted, parse_scalar(raw))
         composed.origins[dotted] = OVERRIDE_ORIGIN
+        composed.origins.update(dict.fromkeys(created, OVERRIDE_ORIGIN))
     return composed
 
 

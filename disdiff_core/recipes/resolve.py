@@ -7,14 +7,15 @@ distribution (and version) supplied each plugin. Errors name the recipe file and
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import disdiff_core
 from disdiff_core import registry
@@ -66,11 +67,46 @@ def _format_loc(loc: Iterable[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _validation_error(composed: ComposedRecipe, exc: ValidationError, prefix: str = "") -> RecipeError:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (``X``, ``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the section at ``loc`` (a path of field names and list indices below
+    ``model``) takes; [] when it is not a pydantic section."""
+    node: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # a list item: the list's field already led to its item model
+        if node is None or part not in node.model_fields:
+            return []
+        node = _model_in(node.model_fields[part].annotation)
+    return list(node.model_fields) if node is not None else []
+
+
+def _message(err: Any, model: type[BaseModel] | None) -> str:
+    """pydantic's message, except for an unknown key: said so, with the nearest known one."""
+    if err["type"] != "extra_forbidden" or model is None or not err["loc"]:
+        return str(err["msg"])
+    known = _keys_at(model, err["loc"][:-1])
+    close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key (this section takes: {', '.join(known)})" if known else "unknown key"
+
+
+def _validation_error(composed: ComposedRecipe, exc: ValidationError, prefix: str = "",
+                      model: type[BaseModel] | None = None) -> RecipeError:
     lines = []
     for err in exc.errors()[:8]:
         key = _format_loc([p for p in (prefix, *err["loc"]) if p != ""]) or "(top level)"
-        lines.append(f"{composed.origin_of(key)}: {key}: {err['msg']}")
+        lines.append(f"{composed.origin_of(key)}: {key}: {_message(err, model)}")
     more = len(exc.errors()) - 8
     if more > 0:
         lines.append(f"… and {more} more")
@@ -137,7 +173,7 @@ def resolve(composed: ComposedRecipe) -> ResolvedRecipe:
     try:
         recipe = Recipe.model_validate(composed.data)
     except ValidationError as exc:
-        raise _validation_error(composed, exc) from None
+        raise _validation_error(composed, exc, model=Recipe) from None
     if stage_spec(recipe.stage).names_first_stage and recipe.first_stage is None:
         recipe.first_stage = Component(plugin=IDENTITY_FIRST_STAGE)
     plugins = []
@@ -161,7 +197,8 @@ def resolve(composed: ComposedRecipe) -> ResolvedRecipe:
         try:
             params = entry.spec.validate(component.params)  # type: ignore[union-attr]
         except ValidationError as exc:
-            raise _validation_error(composed, exc, prefix=f"{key}.params") from None
+            raise _validation_error(composed, exc, prefix=f"{key}.params",
+                                    model=entry.spec.params) from None  # type: ignore[union-attr]
         component.params = params.model_dump(mode="json")
         plugins.append(
             {"key": key, "kind": kind, "plugin": entry.name,

@@ -49,7 +49,10 @@ def locate_weights(key: str, component: Component) -> tuple[Component, Path | No
         return locate_weights(key, resolved)
     if resolved.plugin is None:
         raise RunError(f"run {run_dir} does not say which plugin its `{key}` is")
-    if run_dir.joinpath("run.json").is_file() and key in _trained_by_stage(run_dir):
+    # A stage that trains this component must have exported it; building it anyway would
+    # give the later stage a randomly initialised part, silently (a folder holding only the
+    # recipe, or a run that died before its first checkpoint).
+    if key in _trained_by_stage(run_dir):
         raise RunError(f"run {run_dir} has no exported {key} weights ({exported}); "
                        "has it finished a checkpoint?")
     return resolved, None

@@ -87,13 +87,26 @@ def decide(resolved: ResolvedRecipe, run_dir: Path) -> Action:
     same = _same_recipe(resolved, run_dir)
     if run.status == "finished":
         if not same:
-            raise RunError(f"{run_dir} holds a finished run of a different recipe; remove it or "
-                           "send this stage elsewhere (--out)")
+            raise RunError(f"{run_dir} holds a finished run of a different recipe"
+                           f"{_differences(resolved, run)}; remove or move it to train this "
+                           "one there (or train the recipe elsewhere: disdiff train RECIPE "
+                           "--out DIR)")
         return Action.reuse
     if not same:
-        raise RunError(f"{run_dir} holds an unfinished run of a different recipe; remove it to "
-                       "train this one")
+        raise RunError(f"{run_dir} holds an unfinished run of a different recipe"
+                       f"{_differences(resolved, run)}; remove it to train this one")
     return Action.resume
+
+
+def _differences(resolved: ResolvedRecipe, run: Run) -> str:
+    """`` (key: stored → given; …)`` of the first few keys that differ, for a message."""
+    stored = stored_recipe(run)
+    if stored is None:
+        return " (its recipe.yaml is not one today's plugins accept)"
+    changes = recipe_differences(stored, resolved.to_dict())
+    shown = "; ".join(f"{key}: {old!r} → {new!r}" for key, (old, new) in list(changes.items())[:4])
+    more = f" and {len(changes) - 4} more" if len(changes) > 4 else ""
+    return f" ({shown}{more})" if shown else ""
 
 
 def run_pipeline(

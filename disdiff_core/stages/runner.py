@@ -19,7 +19,7 @@ from disdiff_core.engine.run_lock import run_lock
 from disdiff_core.engine.trainer import Trainer
 from disdiff_core.errors import RunError
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
-from disdiff_core.runs import Run
+from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
 from disdiff_core.stage_table import stage_spec
 from disdiff_core.stages.continuation import (
     restart_point,
@@ -46,11 +46,28 @@ def open_run(resolved: ResolvedRecipe, out: Path, *, resume: bool,
     recipe = resolved.recipe
     parents = {key: str(component.from_run) for key, _, component in iter_components(recipe)
                if component.from_run is not None}
+    fresh = not (out / RUN_FILE).is_file()
     run = Run.create(out, stage=recipe.stage, recipe_yaml=resolved.to_yaml(),
                      name=resolved.name, parents=parents, exist_ok=resume)
-    if resume:
+    if resume and fresh:
+        echo(f"--resume: there was no run in {out} to resume; training a new one from step 0")
+    elif resume:
         accept_resumed_recipe(run, resolved, echo)
     return run
+
+
+def check_earlier_runs(resolved: ResolvedRecipe) -> None:
+    """Every ``from_run`` the recipe names is a run folder and every ``checkpoint`` a file,
+    checked before this run's folder is made: a later stage started before its earlier one
+    must not leave a failed run behind that blocks the next attempt."""
+    where = f"{resolved.path}: " if resolved.path is not None else ""
+    for key, _, component in iter_components(resolved.recipe):
+        if component.checkpoint and not Path(component.checkpoint).exists():
+            raise RunError(f"{where}{key}.checkpoint: {component.checkpoint} does not exist")
+        if component.from_run is not None and not (Path(component.from_run) / RECIPE_FILE).is_file():
+            raise RunError(f"{where}{key}.from_run: {component.from_run} is not a run directory "
+                           f"(no {RECIPE_FILE}); train the stage it names first, or point "
+                           f"{key}.from_run at its run (--set {key}.from_run=RUN)")
 
 
 def train_recipe(
@@ -74,6 +91,7 @@ def train_recipe(
         raise RunError("--resume continues the run in --out, --continue-from starts a new one "
                        "from another run: give one of them")
     recipe = resolved.recipe
+    check_earlier_runs(resolved)
     out = Path(out) if out is not None else default_run_dir(resolved)
     start = (source_checkpoint(continue_from, recipe.stage) if continue_from is not None
              else None)

@@ -85,3 +85,14 @@ def test_third_party_plugin_builds_through_the_registry(tmp_path, monkeypatch) -
         assert metric() == {"value": 3.0}
     finally:
         registry.refresh()
+
+
+def test_plugins_show_states_bounds_in_words() -> None:
+    from typer.testing import CliRunner
+
+    from disdiff_cli.app import app
+
+    shown = CliRunner().invoke(app, ["plugins", "show", "fid", "--kind", "metric"],
+                               terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "(≥ 1)" in shown.output and "Ge(" not in shown.output

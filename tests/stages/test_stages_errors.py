@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from disdiff_cli.app import app
+from disdiff_core.recipes import load_recipe
 from disdiff_core.recipes.resolve import recipes_dir
 from disdiff_core.runs import Run
 
@@ -42,12 +43,19 @@ def test_missing_backbone_run(tmp_path: Path) -> None:
 
 
 def test_failed_setup_marks_the_run(tmp_path: Path) -> None:
+    # an earlier run that looks like one (a recipe.yaml) but holds no weights: found out only
+    # while the stage builds its parts, after its run folder exists
+    hollow = tmp_path / "hollow"
+    hollow.mkdir()
+    (hollow / "recipe.yaml").write_text(
+        load_recipe("tiny/backbone", [f"data.store={tmp_path / 'store'}"]).to_yaml())
     out = tmp_path / "d"
-    train(str(recipes_dir() / "tiny/disdiff.yaml"), "--out", str(out),
-          "--set", f"data.store={tmp_path / 'store'}",
-          "--set", f"backbone.from_run={tmp_path / 'absent'}",
-          "--set", f"first_stage.from_run={tmp_path / 'absent'}")
+    _, output = train(str(recipes_dir() / "tiny/disdiff.yaml"), "--out", str(out),
+                      "--set", f"data.store={tmp_path / 'store'}",
+                      "--set", f"backbone.from_run={hollow}",
+                      "--set", f"first_stage.from_run={hollow}")
     assert Run.open(out).status == "failed"
+    assert "no exported backbone weights" in output
 
 
 def test_file_where_a_folder_belongs(tmp_path: Path) -> None:

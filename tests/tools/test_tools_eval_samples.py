@@ -39,9 +39,10 @@ def inception_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run(disdiff_run: Path, tmp_path: Path) -> Path:
-    """A copy of the shared tiny run, so the results written here stay out of other tests'."""
+    """A copy of the shared tiny run without the results other tests wrote, so this file's
+    own results are the only ones in it."""
     copy = tmp_path / "disdiff"
-    shutil.copytree(disdiff_run, copy)
+    shutil.copytree(disdiff_run, copy, ignore=shutil.ignore_patterns("eval"))
     return copy
 
 

@@ -101,9 +101,13 @@ class ReferenceImporter(CheckpointImporter):
         data_store: str,
         progress: Progress,
     ) -> dict[str, Path]:
+        if not checkpoint.is_file():  # the file named first is checked first
+            raise DisdiffError(f"checkpoint {checkpoint} does not exist")
         if config is None:
             raise DisdiffError("the reference importer needs the model's config (--config): "
                                "the checkpoint alone does not say which sizes built it")
+        if not config.is_file():
+            raise DisdiffError(f"--config: config file {config} does not exist")
         model = read_model_section(read_yaml(config))
         state, step = read_checkpoint(checkpoint)
         if self.params.use_ema:
