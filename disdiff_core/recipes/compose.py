@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from disdiff_core.errors import RecipeError
 from disdiff_core.recipes.yaml_io import parse_scalar, read_yaml
 
@@ -131,6 +133,45 @@ def _missing_sections(data: dict[str, Any], dotted: str) -> list[str]:
     return []
 
 
+def _as_data(value: Any) -> Any:
+    """A recipe model's default (a section, a list of them, a plain value) as recipe data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_as_data(item) for item in value]
+    return copy.deepcopy(value)
+
+
+def _fill_defaults(data: dict[str, Any], dotted: str) -> None:
+    """Write the recipe model's default of each section on the way to ``dotted`` that the
+    recipe leaves out into ``data``, so ``--set sample.sampler.params.steps=10`` changes the
+    default sampler's steps (instead of making a sampler that names no plugin) and
+    ``--set eval.metrics.0.mode=fast`` finds the default metric list. Sections whose default
+    is None (an optional component) stay missing; setting into one creates it."""
+    from disdiff_core.recipes.model import Recipe, nested_model
+
+    model: type[BaseModel] | None = Recipe
+    node: Any = data
+    for key in dotted.split(".")[:-1]:
+        if isinstance(node, list):  # the list's field already led to its item model
+            if not key.isdigit() or int(key) >= len(node):
+                return
+            node = node[int(key)]
+            continue
+        if not isinstance(node, dict) or model is None or key not in model.model_fields:
+            return
+        model_field = model.model_fields[key]
+        if node.get(key) is None:
+            if model_field.is_required():
+                return
+            default = model_field.get_default(call_default_factory=True)
+            if default is None:
+                return
+            node[key] = _as_data(default)
+        node = node[key]
+        model = nested_model(model_field.annotation)
+
+
 def apply_overrides(composed: ComposedRecipe, overrides: Iterable[str]) -> ComposedRecipe:
     """Apply ``key=value`` overrides; values are parsed as YAML scalars (``1e-4`` is a float)."""
     for item in overrides:
@@ -138,6 +179,7 @@ def apply_overrides(composed: ComposedRecipe, overrides: Iterable[str]) -> Compo
         dotted = dotted.strip()
         if not sep or not dotted:
             raise RecipeError(f"--set {item!r}: expected dotted.key=value")
+        _fill_defaults(composed.data, dotted)
         created = _missing_sections(composed.data, dotted)
         _set_dotted(composed.data, dotted, parse_scalar(raw))
         composed.origins[dotted] = OVERRIDE_ORIGIN

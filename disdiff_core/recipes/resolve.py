@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,7 +21,7 @@ import disdiff_core
 from disdiff_core import registry
 from disdiff_core.errors import PluginError, RecipeError, RunError
 from disdiff_core.recipes.compose import ComposedRecipe, compose
-from disdiff_core.recipes.model import Component, Recipe
+from disdiff_core.recipes.model import Component, Recipe, nested_model
 from disdiff_core.recipes.yaml_io import dump_yaml, read_yaml
 from disdiff_core.stage_table import COMPONENT_KINDS, IDENTITY_FIRST_STAGE, stage_spec
 
@@ -67,16 +67,6 @@ def _format_loc(loc: Iterable[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model an annotation holds (``X``, ``X | None``, ``list[X]``), if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        if (found := _model_in(arg)) is not None:
-            return found
-    return None
-
-
 def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """The keys the section at ``loc`` (a path of field names and list indices below
     ``model``) takes; [] when it is not a pydantic section."""
@@ -86,7 +76,7 @@ def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
             continue  # a list item: the list's field already led to its item model
         if node is None or part not in node.model_fields:
             return []
-        node = _model_in(node.model_fields[part].annotation)
+        node = nested_model(node.model_fields[part].annotation)
     return list(node.model_fields) if node is not None else []
 
 

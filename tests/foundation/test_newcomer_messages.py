@@ -136,3 +136,17 @@ def test_codes_written_to_npz_are_an_npz_file_eval_codes_reads(tmp_path: Path) -
     write_codes(tmp_path / "codes.npz", codes, {"run": "r"})
     assert (tmp_path / "codes.npz").is_file()  # not a zarr folder under an .npz name
     np.testing.assert_array_equal(load_codes(tmp_path / "codes.npz"), codes)
+
+
+def test_set_reaches_into_a_section_the_recipe_leaves_to_its_defaults(tmp_path: Path) -> None:
+    recipe = tmp_path / "bare.yaml"  # no sample: and no eval: section
+    recipe.write_text("stage: backbone\ndata: {store: s.zarr}\nbackbone: {plugin: unet}\n"
+                      "train: {steps: 1}\n")
+    resolved = load_recipe(str(recipe), ["sample.sampler.params.steps=7",
+                                         "eval.metrics.1.params.mode=fast"]).recipe
+    assert resolved.sample.sampler.plugin == "ddim" and resolved.sample.sampler.params["steps"] == 7
+    assert [(m.plugin, m.params.get("mode")) for m in resolved.eval.metrics] == [
+        ("factorvae", None), ("dci", "fast"), ("mig", None)]
+    # an optional component has no default to fill: setting into it still asks for a plugin
+    with pytest.raises(RecipeError, match="first_stage"):
+        load_recipe(str(recipe), ["first_stage.params.x=1"])
