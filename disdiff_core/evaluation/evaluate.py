@@ -119,7 +119,8 @@ def build_metrics(
         try:  # settings typed on a command line (eval-codes --set) reach here unchecked
             validated = entry.spec.validate(params)
         except ValidationError as exc:
-            raise DataError(f"invalid settings for metric {name!r}: {describe(exc)}") from None
+            raise DataError(f"invalid settings for metric {name!r}: "
+                            f"{describe(exc, model=entry.spec.params)}") from None
         metric = entry.spec.build(validated)
         if not isinstance(metric, Metric):
             raise PluginError(

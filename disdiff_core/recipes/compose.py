@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from disdiff_core.errors import RecipeError
 from disdiff_core.recipes.yaml_io import parse_scalar, read_yaml
+from disdiff_core.validation import nested_model
 
 OVERRIDE_ORIGIN = "--set"
 
@@ -148,7 +149,7 @@ def _fill_defaults(data: dict[str, Any], dotted: str) -> None:
     default sampler's steps (instead of making a sampler that names no plugin) and
     ``--set eval.metrics.0.mode=fast`` finds the default metric list. Sections whose default
     is None (an optional component) stay missing; setting into one creates it."""
-    from disdiff_core.recipes.model import Recipe, nested_model
+    from disdiff_core.recipes.model import Recipe
 
     model: type[BaseModel] | None = Recipe
     node: Any = data

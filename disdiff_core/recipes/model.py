@@ -7,7 +7,7 @@ on the plugin named.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,17 +16,6 @@ from disdiff_core.stage_table import STAGE_NAMES, stage_spec
 
 #: A stage name of the stage table (:mod:`disdiff_core.stage_table`).
 Stage = Literal[STAGE_NAMES]  # type: ignore[valid-type]
-
-
-def nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model a field's annotation holds (``X``, ``X | None``, ``list[X]``), if any:
-    the section a dotted key walks into."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        if (found := nested_model(arg)) is not None:
-            return found
-    return None
 
 
 class Section(BaseModel):

@@ -7,10 +7,9 @@ distribution (and version) supplied each plugin. Errors name the recipe file and
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ import disdiff_core
 from disdiff_core import registry
 from disdiff_core.errors import PluginError, RecipeError, RunError
 from disdiff_core.recipes.compose import ComposedRecipe, compose
-from disdiff_core.recipes.model import Component, Recipe, nested_model
+from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.yaml_io import dump_yaml, read_yaml
 from disdiff_core.stage_table import COMPONENT_KINDS, IDENTITY_FIRST_STAGE, stage_spec
+from disdiff_core.validation import error_message
 
 
 def recipes_dir() -> Path:
@@ -67,36 +67,12 @@ def _format_loc(loc: Iterable[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
-    """The keys the section at ``loc`` (a path of field names and list indices below
-    ``model``) takes; [] when it is not a pydantic section."""
-    node: type[BaseModel] | None = model
-    for part in loc:
-        if isinstance(part, int):
-            continue  # a list item: the list's field already led to its item model
-        if node is None or part not in node.model_fields:
-            return []
-        node = nested_model(node.model_fields[part].annotation)
-    return list(node.model_fields) if node is not None else []
-
-
-def _message(err: Any, model: type[BaseModel] | None) -> str:
-    """pydantic's message, except for an unknown key: said so, with the nearest known one."""
-    if err["type"] != "extra_forbidden" or model is None or not err["loc"]:
-        return str(err["msg"])
-    known = _keys_at(model, err["loc"][:-1])
-    close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
-    if close:
-        return f"unknown key; did you mean {close[0]!r}?"
-    return f"unknown key (this section takes: {', '.join(known)})" if known else "unknown key"
-
-
 def _validation_error(composed: ComposedRecipe, exc: ValidationError, prefix: str = "",
                       model: type[BaseModel] | None = None) -> RecipeError:
     lines = []
     for err in exc.errors()[:8]:
         key = _format_loc([p for p in (prefix, *err["loc"]) if p != ""]) or "(top level)"
-        lines.append(f"{composed.origin_of(key)}: {key}: {_message(err, model)}")
+        lines.append(f"{composed.origin_of(key)}: {key}: {error_message(err, model)}")
     more = len(exc.errors()) - 8
     if more > 0:
         lines.append(f"… and {more} more")

@@ -66,6 +66,8 @@ def test_set_into_a_list_with_a_bad_index_names_it(override: str, message: str) 
 
 @pytest.mark.parametrize(("codes_shape", "settings", "message"), [
     ((24, 3), ["--set", "mig.num_train=-1"], "invalid settings for metric 'mig': num_train:"),
+    ((24, 3), ["--set", "mig.num_trian=10"],
+     "invalid settings for metric 'mig': num_trian: unknown key; did you mean 'num_train'?"),
     ((24, 1), ["--set", "mig.num_train=24"], "metric 'mig' cannot score these codes"),
 ])
 def test_eval_codes_that_a_metric_refuses_are_one_message(
