@@ -4,6 +4,8 @@ so ``disdiff --help`` stays instant."""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import typer
@@ -28,6 +30,9 @@ class DisdiffGroup(TyperGroup):
         except DisdiffError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(code=1) from None
+        except BrokenPipeError:  # `disdiff … | head`: the reader left; nothing to report
+            _silence_stdout()
+            raise typer.Exit(code=1) from None
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             err.print(f"[bold red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
@@ -39,6 +44,16 @@ class DisdiffGroup(TyperGroup):
 
             report_bug(exc)
             raise typer.Exit(code=BUG_EXIT_CODE) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe does
+    not print an error of its own (Python's documented way out of a broken pipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
 
 
 app = typer.Typer(

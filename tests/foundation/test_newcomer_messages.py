@@ -150,3 +150,22 @@ def test_set_reaches_into_a_section_the_recipe_leaves_to_its_defaults(tmp_path: 
     # an optional component has no default to fill: setting into it still asks for a plugin
     with pytest.raises(RecipeError, match="first_stage"):
         load_recipe(str(recipe), ["first_stage.params.x=1"])
+
+
+def test_a_reader_that_leaves_early_gets_no_error_message() -> None:
+    import typer
+
+    from disdiff_cli.app import DisdiffGroup
+
+    piped = typer.Typer(cls=DisdiffGroup)
+
+    @piped.command()
+    def listing() -> None:  # what `disdiff … | head` meets once head has exited
+        raise BrokenPipeError(32, "Broken pipe")
+
+    @piped.command()
+    def other() -> None:
+        """A second command, so `listing` stays a sub-command."""
+
+    result = runner.invoke(piped, ["listing"])
+    assert result.exit_code == 1 and result.output == ""
