@@ -12,6 +12,8 @@ Layout of a run directory::
       train.lock        while a process trains the run: its pid and host (engine.run_lock)
       images/           PNG grids
       eval/             evaluation results (JSON with library versions)
+      artifacts.zarr/   arrays commands computed from the run: codes `disdiff eval` encoded,
+                        samples `disdiff sample` drew (:mod:`disdiff_core.artifacts`)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from disdiff_core.validation import describe
 RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.jsonl"
+ARTIFACTS_DIR = "artifacts.zarr"
 STATUSES = ("created", "running", "finished", "failed", "interrupted")
 
 
@@ -165,6 +168,10 @@ class Run:
     @property
     def eval_dir(self) -> Path:
         return self.path / "eval"
+
+    @property
+    def artifacts_path(self) -> Path:
+        return self.path / ARTIFACTS_DIR
 
     @property
     def metrics_path(self) -> Path:

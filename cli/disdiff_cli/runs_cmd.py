@@ -55,6 +55,7 @@ def show_run(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Show a run: its state, latest logged numbers, files and evaluation results."""
+    from disdiff_core.artifacts import list_artifacts
     from disdiff_core.runs import Run, environment_line
 
     opened = Run.open(run)
@@ -68,9 +69,10 @@ def show_run(
         latest.update(record)
     evals = sorted(p.name for p in opened.eval_dir.glob("*.json")) if opened.eval_dir.exists() else []
     images = sorted(p.name for p in opened.images_dir.glob("*.png")) if opened.images_dir.exists() else []
+    artifacts = list_artifacts(opened.path)
     if as_json:
         print_json({**opened.summary(), "info": opened.info, "latest_metrics": latest,
-                    "evaluations": evals, "images": images})
+                    "evaluations": evals, "images": images, "artifacts": artifacts})
         return
     info = opened.info
     table = Table(show_header=False, title=f"run {info['name']}")
@@ -89,7 +91,8 @@ def show_run(
             if key not in ("step", "time"):
                 metrics.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
         out.print(metrics)
-    for label, names in (("evaluations", evals), ("images", images)):
+    for label, names in (("evaluations", evals), ("images", images),
+                         (f"artifacts ({opened.artifacts_path.name})", artifacts)):
         if names:
             out.print(f"[bold]{label}[/]: " + ", ".join(names))
     out.print(f"[dim]full report (curves, evaluation, images): "

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from disdiff_cli.console import out
+from disdiff_cli.console import dim_progress
 from disdiff_core.app.results import EditStart, FigureMode
 
 
@@ -46,8 +46,7 @@ def sample(
     """Draw samples, reconstructions, factor swaps or traversals of a trained run as a PNG."""
     from disdiff_core import api
 
-    figure = api.draw_figure(run, mode, data=data, out=out_path, num=num, steps=steps,
-                             seed=seed, source=source, to=to, pool=pool, span=span,
-                             start=start, batch_size=batch_size, device=device)
-    height, width = figure.image.shape[:2]
-    out.print(f"wrote {mode.value} figure {width}×{height} to {out_path}")
+    # draw_figure reports what it wrote (and anything it could not keep) through progress
+    api.draw_figure(run, mode, data=data, out=out_path, num=num, steps=steps, seed=seed,
+                    source=source, to=to, pool=pool, span=span, start=start,
+                    batch_size=batch_size, device=device, progress=dim_progress)

@@ -17,6 +17,7 @@ from disdiff_core.app.results import (
     silent,
 )
 from disdiff_core.app.runs import load_run
+from disdiff_core.artifacts import artifact_name, save_artifact
 from disdiff_core.data.store import open_store
 from disdiff_core.editing import build_sampler
 from disdiff_core.errors import DataError
@@ -68,7 +69,8 @@ def evaluate_run(
     progress: Progress = silent,
 ) -> EvalResult:
     """Encode a store with a finished run's EMA encoder (eval mode), score the codes and write
-    the result into a new file of ``RUN/eval/`` (earlier results are kept). Image metrics (FID)
+    the result into a new file of ``RUN/eval/`` (earlier results are kept); the codes are kept
+    in the run's artifact store (``codes-step<N>-<store>``). Image metrics (FID)
     score the run's samples against the store's images instead
     (:mod:`disdiff_core.evaluation.samples`, with the recipe's ``sample.sampler``); the store
     is then encoded only if a code metric is asked for too.
@@ -94,9 +96,13 @@ def evaluate_run(
                 f"store {store_path} has neither factors nor attributes to score codes against")
         progress(f"encoding {store.num_images} images of {store_path}")
         codes = encode_store(loaded.model, store, batch_size=batch_size)
+        kept = save_artifact(loaded.path, artifact_name("codes", loaded.step, store_path.stem),
+                             codes, {"store": str(store_path), "step": loaded.step,
+                                     "encoder": "EMA (exported) weights, eval mode"})
         record = score_codes(codes, on_codes, reduction=reduce or recipe.eval.reduce,
                              seeds=seed_list, fast=fast,
                              progress=lambda message: progress(f"evaluating {message}"), **fields)
+        record["codes"]["artifact"] = {"path": str(kept.parent), "key": kept.name}
     else:
         record = {**new_record(), "codes": {"shape": None, "reduction": "none", "num_codes": 0},
                   "dataset": dataset_section(fields["dataset"], store.num_images,

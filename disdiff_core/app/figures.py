@@ -14,19 +14,23 @@
   with ``to``, interpolates z_k from the source to that store row.
 
 Data images are drawn at random (``seed``) from the store; ``steps`` overrides the run's
-sampler steps. Edits always use DDIM (the run's sampler if it is DDIM).
+sampler steps. Edits always use DDIM (the run's sampler if it is DDIM). The figure's samples
+themselves (uint8, one per cell) are kept in the run's artifact store as
+``samples-<mode>-step<N>`` (:mod:`disdiff_core.artifacts`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from disdiff_core import editing
-from disdiff_core.app.results import EditStart, Figure, FigureMode, Progress, silent
+from disdiff_core.app.results import EditStart, Figure, FigureMode, LoadedRun, Progress, silent
 from disdiff_core.app.runs import load_run
+from disdiff_core.artifacts import artifact_name, save_artifact
 from disdiff_core.data.store import open_store
 from disdiff_core.errors import DataError
 from disdiff_core.images import BACKGROUND, labelled_grid, save_png
@@ -72,6 +76,18 @@ def factor_figure(cells: np.ndarray, col_labels: list[str], *, first: np.ndarray
     return labelled_grid(rows, labels, ncols=rows[-1].shape[0], col_labels=col_labels)
 
 
+def _keep_samples(loaded: LoadedRun, mode: FigureMode, samples: np.ndarray,
+                  attrs: dict[str, Any], progress: Progress) -> None:
+    """Keep a figure's samples in the run's artifact store (``samples-<mode>-step<N>``). The
+    figure itself does not depend on it: a run folder that cannot be written to (someone
+    else's, read-only) gets a note instead of a failed command."""
+    name = artifact_name(f"samples-{mode.value}", loaded.step)
+    try:
+        save_artifact(loaded.path, name, samples, attrs)
+    except OSError as exc:
+        progress(f"the samples were not kept in {loaded.path}/artifacts.zarr: {exc}")
+
+
 def draw_figure(
     run: str | Path,
     mode: FigureMode | str,
@@ -102,6 +118,7 @@ def draw_figure(
     model = loaded.model
     sampler = editing.build_sampler(loaded.recipe.sample.sampler, steps=steps,
                                     invertible=mode is not FigureMode.generate)
+    sampler_settings = {"sampler": type(sampler).__name__, "steps": steps}
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
 
@@ -137,32 +154,38 @@ def draw_figure(
 
     if mode is FigureMode.generate:
         if store is None:
-            image = paired_figure([("sample", editing.generate(
-                model, sampler, num, generator=generator, **kwargs))])
+            samples = editing.generate(model, sampler, num, generator=generator, **kwargs)
+            image = paired_figure([("sample", samples)])
         else:
             images = pick(num)
-            image = paired_figure([("data", images), ("sample", editing.generate(
-                model, sampler, images=images, generator=generator, **kwargs))])
+            samples = editing.generate(model, sampler, images=images, generator=generator,
+                                       **kwargs)
+            image = paired_figure([("data", images), ("sample", samples)])
     elif mode is FigureMode.reconstruct:
         images = pick(num)
-        image = paired_figure([("input", images), ("reconstruction", editing.reconstruct(
-            model, sampler, images, **kwargs))])
+        samples = editing.reconstruct(model, sampler, images, **kwargs)
+        image = paired_figure([("input", images), ("reconstruction", samples)])
     elif mode is FigureMode.swap:
         edited, targets = row(source), pick(num)
-        cells = editing.swap(model, sampler, edited, targets, **edit_kwargs)
-        image = factor_figure(cells, ["source", *(f"t{j}" for j in range(len(targets)))],
+        samples = editing.swap(model, sampler, edited, targets, **edit_kwargs)
+        image = factor_figure(samples, ["source", *(f"t{j}" for j in range(len(targets)))],
                               header=("target", targets), **leading(edited))
     elif to is not None:
         edited = row(source)
-        cells = editing.interpolate(model, sampler, edited, row(to), num, **edit_kwargs)
-        image = factor_figure(cells, [f"{a:.2f}" for a in np.linspace(0, 1, num)])
+        samples = editing.interpolate(model, sampler, edited, row(to), num, **edit_kwargs)
+        image = factor_figure(samples, [f"{a:.2f}" for a in np.linspace(0, 1, num)])
     else:
         edited = row(source)
         codes = encode_images(model, pick(pool), batch_size=batch_size)
-        cells = editing.traverse(model, sampler, edited, codes, num, span=span, **edit_kwargs)
-        image = factor_figure(cells, ["source", *(f"{c:+.1f}" for c in
+        samples = editing.traverse(model, sampler, edited, codes, num, span=span,
+                                   **edit_kwargs)
+        image = factor_figure(samples, ["source", *(f"{c:+.1f}" for c in
                                                   np.linspace(-span, span, num))],
                               **leading(edited))
+    _keep_samples(loaded, mode, samples, {
+        "mode": mode.value, "seed": seed, "start": start.value, "data": str(data) if data else None,
+        **sampler_settings, "figure": str(out) if out is not None else None},
+        progress)
     if out is not None:
         save_png(out, image)
         progress(f"wrote {mode.value} figure {image.shape[1]}×{image.shape[0]} to {out}")
