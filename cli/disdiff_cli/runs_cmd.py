@@ -38,7 +38,11 @@ def list_runs(
     if as_json:
         print_json(summaries)
         return
-    table = Table("name", "stage", "status", "step", "updated", "path", title=f"runs under {root}")
+    table = Table(title=f"runs under {root}")
+    table.add_column("name", overflow="fold")  # name and path wrap, never cut: they are
+    for column in ("stage", "status", "step", "updated"):  # there to be read and copied
+        table.add_column(column)
+    table.add_column("path", overflow="fold")
     for s in summaries:
         step = "" if s["step"] is None else str(s["step"])
         table.add_row(escape(str(s["name"])), s["stage"] or "", s["status"], step,
