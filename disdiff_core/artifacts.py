@@ -60,3 +60,17 @@ def list_artifacts(run_dir: str | Path) -> list[str]:
     return sorted(child.name for child in root.iterdir()
                   if child.is_dir() and not child.name.startswith(".")
                   and (child / "zarr.json").is_file())
+
+
+def codes_name(step: int, store_path: str | Path) -> str:
+    """The artifact name of a run's codes of the store at ``store_path`` at ``step``."""
+    return artifact_name("codes", step, Path(store_path).stem)
+
+
+def save_codes(run_dir: str | Path, step: int, store_path: str | Path,
+               codes: np.ndarray) -> Path:
+    """Keep the codes a run's EMA encoder gave every image of a store (``codes-step<N>-<store>``)."""
+    return save_artifact(run_dir, codes_name(step, store_path), codes,
+                         {"store": str(store_path), "step": step,
+                          "encoder": "EMA (exported) weights, eval mode"})
+

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from disdiff_core.artifacts import artifact_name, save_artifact
+from disdiff_core.artifacts import codes_name, list_artifacts, save_codes
 from disdiff_core.data.store import open_store
+from disdiff_core.evaluation.codes import load_codes
 from disdiff_core.evaluation.reduce import reduce_codes
 from disdiff_core.loading import encode_store, load_disdiff, read_run_recipe
-from disdiff_core.runs import Run
+from disdiff_core.runs import ARTIFACTS_DIR, Run
 from disdiff_plugins.metrics.dci import (
     completeness_per_factor,
     disentanglement,
@@ -41,16 +42,13 @@ from disdiff_plugins.metrics.utils import generate_batch_factor_code
 
 def run_codes(run: Path, store_path: Path) -> np.ndarray:
     """The run's codes of the store: the kept artifact of its step if there is one, else
-    encoded now and kept there (as ``disdiff eval`` keeps them)."""
-    import zarr
-
+    encoded now and kept (as ``disdiff eval`` keeps them)."""
     step = Run.open(run).step
-    name = artifact_name("codes", step, store_path.stem)
-    if (run / "artifacts.zarr" / name).is_dir():
-        return np.asarray(zarr.open_array(str(run / "artifacts.zarr" / name), mode="r"))
+    name = codes_name(step, store_path)
+    if name in list_artifacts(run):
+        return load_codes(run / ARTIFACTS_DIR, name)
     codes = encode_store(load_disdiff(run, "cpu"), open_store(store_path))
-    save_artifact(run, name, codes, {"store": str(store_path), "step": step,
-                                     "encoder": "EMA (exported) weights, eval mode"})
+    save_codes(run, step, store_path, codes)
     return codes
 
 

@@ -17,7 +17,7 @@ from disdiff_core.app.results import (
     silent,
 )
 from disdiff_core.app.runs import load_run
-from disdiff_core.artifacts import artifact_name, save_artifact
+from disdiff_core.artifacts import save_codes
 from disdiff_core.data.store import open_store
 from disdiff_core.editing import build_sampler
 from disdiff_core.errors import DataError
@@ -96,9 +96,7 @@ def evaluate_run(
                 f"store {store_path} has neither factors nor attributes to score codes against")
         progress(f"encoding {store.num_images} images of {store_path}")
         codes = encode_store(loaded.model, store, batch_size=batch_size)
-        kept = save_artifact(loaded.path, artifact_name("codes", loaded.step, store_path.stem),
-                             codes, {"store": str(store_path), "step": loaded.step,
-                                     "encoder": "EMA (exported) weights, eval mode"})
+        kept = save_codes(loaded.path, loaded.step, store_path, codes)
         record = score_codes(codes, on_codes, reduction=reduce or recipe.eval.reduce,
                              seeds=seed_list, fast=fast,
                              progress=lambda message: progress(f"evaluating {message}"), **fields)
