@@ -21,6 +21,7 @@ from disdiff_core.errors import RunError
 from disdiff_core.recipes.resolve import ResolvedRecipe, iter_components
 from disdiff_core.runs import RECIPE_FILE, RUN_FILE, Run
 from disdiff_core.stage_table import stage_spec
+from disdiff_core.stages.components import locate_weights
 from disdiff_core.stages.continuation import (
     restart_point,
     source_checkpoint,
@@ -62,8 +63,8 @@ def check_earlier_runs(resolved: ResolvedRecipe) -> None:
     must not leave a failed run behind that blocks the next attempt."""
     where = f"{resolved.path}: " if resolved.path is not None else ""
     for key, _, component in iter_components(resolved.recipe):
-        if component.checkpoint and not Path(component.checkpoint).exists():
-            raise RunError(f"{where}{key}.checkpoint: {component.checkpoint} does not exist")
+        if component.checkpoint:
+            locate_weights(key, component)  # names the key and the missing file
         if component.from_run is not None and not (Path(component.from_run) / RECIPE_FILE).is_file():
             raise RunError(f"{where}{key}.from_run: {component.from_run} is not a run directory "
                            f"(no {RECIPE_FILE}); train the stage it names first, or point "
