@@ -16,7 +16,6 @@ Two details matter to users:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +26,7 @@ from stevedore import ExtensionManager
 
 from disdiff_core.errors import PluginError
 from disdiff_core.plugin import KINDS, PluginSpec
+from disdiff_core.validation import closest_hint
 
 
 @dataclass(frozen=True)
@@ -148,10 +148,9 @@ def get_plugin(kind: str, name: str) -> PluginSpec:
     matches = [e for e in _entries(kind) if e.name == name]
     if not matches:
         names = sorted({e.name for e in _entries(kind)})
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         available = ", ".join(names) or "none"
-        raise PluginError(f"no {kind} plugin named {name!r}.{hint} Available: {available}")
+        raise PluginError(f"no {kind} plugin named {name!r}.{closest_hint(name, names)} "
+                          f"Available: {available}")
     if len(matches) > 1:
         who = " and ".join(f"{e.distribution} {e.version} ({e.target})" for e in matches)
         raise PluginError(f"{kind} plugin {name!r} is registered twice: by {who}")

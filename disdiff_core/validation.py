@@ -51,6 +51,13 @@ def error_message(error: Any, model: type[BaseModel] | None = None) -> str:
     return f"unknown key (this section takes: {', '.join(known)})" if known else "unknown key"
 
 
+def closest_hint(name: str, names: Sequence[str]) -> str:
+    """`` Did you mean 'a' or 'b'?`` for the (up to three) ``names`` closest to a mistyped
+    ``name``, or "" when none is close."""
+    close = difflib.get_close_matches(name, names, n=3)
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 def describe(exc: ValidationError, *, model: type[BaseModel] | None = None,
              top: str = "(top level)", limit: int = 3) -> str:
     """``key.sub: message; …`` for the first ``limit`` problems (``top`` names the whole);

@@ -76,12 +76,11 @@ def show_plugin(
     else:
         entries = registry.find_by_name(name)
         if not entries:
-            import difflib
+            from disdiff_core.validation import closest_hint
 
             names = sorted({e.name for e in registry.list_plugins()})
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise PluginError(f"no plugin named {name!r}.{hint} Available: {', '.join(names)}")
+            raise PluginError(f"no plugin named {name!r}.{closest_hint(name, names)} "
+                              f"Available: {', '.join(names)}")
     for entry in entries:
         spec = registry.get_plugin(entry.kind, entry.name)
         if as_json:
