@@ -1,6 +1,6 @@
-"""Composing a recipe: ``extends:`` inheritance (deep merge, paths relative to the file) and
-``--set dotted.key=value`` overrides, remembering which file (or override) set each key so that
-a validation error can name where the bad value came from."""
+"""Composing a recipe: ``extends:`` inheritance (deep merge; paths relative to the file, or
+shipped recipe names) and ``--set dotted.key=value`` overrides, remembering which file (or
+override) set each key so that a validation error can name where the bad value came from."""
 
 from __future__ import annotations
 
@@ -56,6 +56,20 @@ def _leaf_keys(data: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
             yield from _leaf_keys(value, dotted + ".")
 
 
+def _parent_file(path: Path, parent: str) -> Path:
+    """The file ``extends: parent`` in the recipe at ``path`` means: a path relative to that
+    recipe when there is such a file, else a shipped recipe name (``tiny/disdiff``), found as
+    the command line finds one."""
+    from disdiff_core.recipes.resolve import find_shipped
+
+    if (path.parent / parent).is_file():
+        return path.parent / parent
+    try:
+        return find_shipped(parent, f"no recipe file {path.parent / parent}")
+    except RecipeError as exc:
+        raise RecipeError(f"{path}: extends: {parent!r}: {exc}") from None
+
+
 def _compose_file(path: Path, chain: tuple[Path, ...]) -> ComposedRecipe:
     path = path.resolve()
     if path in chain:
@@ -66,14 +80,11 @@ def _compose_file(path: Path, chain: tuple[Path, ...]) -> ComposedRecipe:
     if isinstance(parents, str):
         parents = [parents]
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-        raise RecipeError(f"{path}: extends must be a file name or a list of file names")
+        raise RecipeError(f"{path}: extends must be a recipe (file or shipped name) or a "
+                          "list of them")
     composed = ComposedRecipe({}, {}, path)
     for parent in parents:
-        if not (path.parent / parent).is_file():
-            raise RecipeError(f"{path}: extends: {parent!r}: no recipe file "
-                              f"{path.parent / parent} (extends takes file paths, relative to "
-                              "the recipe that names them)")
-        base = _compose_file(path.parent / parent, (*chain, path))
+        base = _compose_file(_parent_file(path, parent), (*chain, path))
         composed.data = deep_merge(composed.data, base.data)
         composed.origins.update(base.origins)
     composed.data = deep_merge(composed.data, data)

@@ -23,7 +23,7 @@ from disdiff_core.recipes.compose import ComposedRecipe, compose
 from disdiff_core.recipes.model import Component, Recipe
 from disdiff_core.recipes.yaml_io import dump_yaml, read_yaml
 from disdiff_core.stage_table import COMPONENT_KINDS, IDENTITY_FIRST_STAGE, stage_spec
-from disdiff_core.validation import error_message
+from disdiff_core.validation import closest_hint, error_message
 
 
 def recipes_dir() -> Path:
@@ -45,12 +45,21 @@ def find_recipe(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    return find_shipped(path, f"no recipe file {str(path)!r}")
+
+
+def find_shipped(name: str | Path, missing: str) -> Path:
+    """The shipped recipe named ``name`` (``quickstart/disdiff`` or ``shapes3d/backbone.yaml``);
+    else a RecipeError that starts with ``missing`` (what else was looked for) and gives the
+    closest shipped names and all of them."""
     shipped = recipes_dir()
-    for candidate in (shipped / path, shipped / f"{path}.yaml"):
+    for candidate in (shipped / name, shipped / f"{name}.yaml"):
         if candidate.is_file():
             return candidate
-    names = ", ".join(shipped_recipes()) or "none"
-    raise RecipeError(f"no recipe file {str(path)!r} and no shipped recipe of that name ({names})")
+    names = shipped_recipes()
+    hint = closest_hint(str(name).removesuffix(".yaml"), names)
+    raise RecipeError(f"{missing} and no shipped recipe of that name.{hint} Shipped recipes: "
+                      f"{', '.join(names) or 'none'}")
 
 
 def shipped_recipes() -> list[str]:

@@ -48,7 +48,8 @@ def recipe_schema() -> dict[str, Any]:
     model: type[BaseModel] = create_model(
         "Recipe",
         __base__=Recipe,
-        extends=(Union[str, list[str], None], Field(None, description="recipe files to inherit from")),  # noqa: UP007
+        extends=(Union[str, list[str], None], Field(  # noqa: UP007
+            None, description="recipes to inherit from (files relative to this one, or shipped names)")),
         data=(data, ...),
         first_stage=(Optional[first_stage_choices], None),  # noqa: UP045
         backbone=(Optional[backbone_choices], None),  # noqa: UP045

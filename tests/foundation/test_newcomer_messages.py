@@ -81,10 +81,13 @@ def test_a_key_that_set_created_is_blamed_on_set_with_the_nearest_key() -> None:
 
 def test_a_missing_extends_file_names_the_recipe_that_extends_it(tmp_path: Path) -> None:
     recipe = tmp_path / "mine.yaml"
-    recipe.write_text("extends: tiny/disdiff\n")
+    recipe.write_text("extends: tiny/disdif\n")  # neither a file nor a shipped name
     with pytest.raises(RecipeError) as info:
         load_recipe(recipe)
-    assert str(recipe) in str(info.value) and "extends" in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{recipe.resolve()}: extends: 'tiny/disdif': no recipe file")
+    assert "Did you mean 'tiny/disdiff'" in message
+    assert "Shipped recipes: " in message and "quickstart/disdiff" in message
 
 
 def test_a_changed_pipeline_stage_names_its_keys_and_no_absent_option(tmp_path: Path) -> None:

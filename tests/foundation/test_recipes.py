@@ -1,5 +1,6 @@
-"""Recipes: YAML floats, extends (deep merge, relative paths), --set overrides, validation
-against plugin parameter models with errors that name the file and key, resolved provenance."""
+"""Recipes: YAML floats, extends (deep merge, relative paths, shipped names), --set overrides,
+validation against plugin parameter models with errors that name the file and key, resolved
+provenance."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from disdiff_cli.app import app
 from disdiff_core.errors import RecipeError
 from disdiff_core.recipes import load_recipe
 from disdiff_core.recipes.compose import compose, deep_merge
+from disdiff_core.recipes.resolve import recipes_dir
 from disdiff_core.recipes.yaml_io import parse_scalar
 
 runner = CliRunner()
@@ -64,6 +66,20 @@ def test_extends_is_relative_to_the_file_and_overrides_apply(tmp_path: Path) -> 
     assert composed.origin_of("train.steps") == str(child.resolve())
     assert composed.origin_of("train.batch_size").endswith("backbone.yaml")
     assert composed.origin_of("train.lr") == "--set"
+
+
+def test_extends_takes_a_shipped_name_as_the_command_line_does(tmp_path: Path) -> None:
+    shipped = recipes_dir() / "tiny" / "disdiff.yaml"
+    by_name = compose(write(tmp_path / "by_name.yaml", "extends: tiny/disdiff\n"), ["train.steps=3"])
+    by_path = compose(write(tmp_path / "by_path.yaml", f"extends: {shipped}\n"), ["train.steps=3"])
+    assert by_name.data == by_path.data and by_name.data["stage"] == "disdiff"
+    assert by_name.origin_of("encoder.plugin") == str(shipped.resolve())
+
+
+def test_a_file_next_to_the_recipe_wins_over_a_shipped_name(tmp_path: Path) -> None:
+    local = write(tmp_path / "tiny" / "disdiff.yaml", BASE)
+    composed = compose(write(tmp_path / "child.yaml", "extends: tiny/disdiff.yaml\n"))
+    assert composed.data == compose(local).data and composed.data["stage"] == "backbone"
 
 
 def test_extends_cycle_is_reported(tmp_path: Path) -> None:
