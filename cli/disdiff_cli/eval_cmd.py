@@ -29,6 +29,9 @@ def eval_run(
         "--fast", help="fast modes where metrics have one (DCI: NOT dlib's numbers)")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="images per pass")] = 256,
     device: Annotated[str | None, typer.Option("--device", help="torch device")] = None,
+    keep_codes: Annotated[bool, typer.Option(
+        "--keep-codes/--no-keep-codes",
+        help="keep the encoded codes in RUN/artifacts.zarr (to score again with eval-codes)")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Evaluate a run's representation on a dataset store (mean ± std over seeds); image
@@ -38,7 +41,7 @@ def eval_run(
     result = api.evaluate_run(run, data=data, metrics=metric_names(metrics), seeds=seeds,
                               reduce=reduce, settings=parse_metric_settings(settings or []),
                               fast=fast, batch_size=batch_size, device=device,
-                              progress=dim_progress)
+                              keep_codes=keep_codes, progress=dim_progress)
     if as_json:
         print_json(result.record)
         return

@@ -66,11 +66,13 @@ def evaluate_run(
     fast: bool = False,
     batch_size: int = 256,
     device: str | None = None,
+    keep_codes: bool = True,
     progress: Progress = silent,
 ) -> EvalResult:
     """Encode a store with a finished run's EMA encoder (eval mode), score the codes and write
     the result into a new file of ``RUN/eval/`` (earlier results are kept); the codes are kept
-    in the run's artifact store (``codes-step<N>-<store>``). Image metrics (FID)
+    in the run's artifact store (``codes-step<N>-<store>``) unless ``keep_codes`` is False
+    (the record's ``codes.artifact`` is then null). Image metrics (FID)
     score the run's samples against the store's images instead
     (:mod:`disdiff_core.evaluation.samples`, with the recipe's ``sample.sampler``); the store
     is then encoded only if a code metric is asked for too.
@@ -96,11 +98,12 @@ def evaluate_run(
                 f"store {store_path} has neither factors nor attributes to score codes against")
         progress(f"encoding {store.num_images} images of {store_path}")
         codes = encode_store(loaded.model, store, batch_size=batch_size)
-        kept = save_codes(loaded.path, loaded.step, store_path, codes)
+        kept = save_codes(loaded.path, loaded.step, store_path, codes) if keep_codes else None
         record = score_codes(codes, on_codes, reduction=reduce or recipe.eval.reduce,
                              seeds=seed_list, fast=fast,
                              progress=lambda message: progress(f"evaluating {message}"), **fields)
-        record["codes"]["artifact"] = {"path": str(kept.parent), "key": kept.name}
+        record["codes"]["artifact"] = (None if kept is None
+                                       else {"path": str(kept.parent), "key": kept.name})
     else:
         record = {**new_record(), "codes": {"shape": None, "reduction": "none", "num_codes": 0},
                   "dataset": dataset_section(fields["dataset"], store.num_images,

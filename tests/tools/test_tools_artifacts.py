@@ -1,6 +1,7 @@
-"""A run's artifact store: `disdiff eval` keeps the codes it encoded and `disdiff sample` the
-samples of its figure in RUN/artifacts.zarr, each one array with what made it; the codes score
-again without the model, and a run folder that cannot be written to still gets its figure."""
+"""A run's artifact store: `disdiff eval` keeps the codes it encoded (unless told not to) and
+`disdiff sample` the samples of its figure in RUN/artifacts.zarr, each one array with what made
+it; the codes score again without the model, and a run folder that cannot be written to still
+gets its figure."""
 
 from __future__ import annotations
 
@@ -39,13 +40,20 @@ def test_save_replaces_an_artifact_whole_and_names_are_safe(tmp_path: Path) -> N
     assert list_artifacts(tmp_path / "nowhere") == []
 
 
+SETTINGS = ["--set", "mig.num_train=200"]
+
+
+def eval_record(cli, run: Path, store: Path, *options: str) -> dict:
+    """The JSON record of ``disdiff eval RUN`` (MIG, one seed) on ``store``."""
+    result = cli.invoke(app, ["eval", str(run), "--data", str(store), "--metrics", "mig",
+                              "--seeds", "1", "--json", *SETTINGS, *options])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_eval_keeps_its_codes_and_they_score_again_without_the_model(
         cli, run: Path, toy_store: Path) -> None:
-    settings = ["--set", "mig.num_train=200"]
-    result = cli.invoke(app, ["eval", str(run), "--data", str(toy_store), "--metrics", "mig",
-                              "--seeds", "1", "--json", *settings])
-    assert result.exit_code == 0, result.output
-    record = json.loads(result.stdout)
+    record = eval_record(cli, run, toy_store)
     kept = record["codes"]["artifact"]
     assert kept["key"] == f"codes-step0000000-{toy_store.stem}"
     codes = np.asarray(zarr.open_group(kept["path"], mode="r")[kept["key"]])
@@ -53,9 +61,19 @@ def test_eval_keeps_its_codes_and_they_score_again_without_the_model(
     np.testing.assert_array_equal(codes, expected)
 
     again = cli.invoke(app, ["eval-codes", kept["path"], "--key", kept["key"], "--data",
-                             str(toy_store), "--metrics", "mig", "--json", *settings])
+                             str(toy_store), "--metrics", "mig", "--json", *SETTINGS])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["metrics"] == record["metrics"]
+
+
+def test_eval_without_keeping_codes_writes_no_array_and_scores_the_same(
+        cli, run: Path, toy_store: Path) -> None:
+    unkept = eval_record(cli, run, toy_store, "--no-keep-codes")
+    assert unkept["codes"]["artifact"] is None
+    assert list_artifacts(run) == [] and not (run / "artifacts.zarr").exists()
+    kept = eval_record(cli, run, toy_store, "--keep-codes")
+    assert list_artifacts(run) == [kept["codes"]["artifact"]["key"]]
+    assert unkept["metrics"] == kept["metrics"]
 
 
 def test_sample_keeps_the_figures_samples(cli, run: Path, toy_store: Path,
