@@ -108,6 +108,12 @@ class FIDParams(Params):
     )
     batch_size: int = Field(50, ge=1, description="images per Inception forward pass")
     device: str | None = Field(None, description="torch device; default: cuda when present")
+    matrix_root: Literal["sqrtm", "eigh"] = Field(
+        "sqrtm",
+        description="Tr sqrt(S1 S2) of the Frechet distance: sqrtm: scipy.linalg.sqrtm as "
+        "pytorch-fid (published FIDs use it); eigh: symmetric eigenvalue form (equal to rounding, "
+        "4-5x faster at 2048 dims)",
+    )
 
 
 _MODULE = "disdiff_plugins.metrics"
