@@ -34,8 +34,9 @@ def eval_run(
         help="keep the encoded codes in RUN/artifacts.zarr (to score again with eval-codes)")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
-    """Evaluate a run's representation on a dataset store (mean ± std over seeds); image
-    metrics (fid) score the run's samples against the store's images."""
+    """Evaluate a run's representation on a dataset store (mean ± std over seeds).
+
+    Image metrics (fid) score the run's samples against the store's images."""
     from disdiff_core import api
 
     result = api.evaluate_run(run, data=data, metrics=metric_names(metrics), seeds=seeds,

@@ -116,8 +116,11 @@ def report_run(
     fmt: Annotated[ReportFormat, typer.Option(
         "--format", help="page format: md (Markdown) or html")] = ReportFormat.md,
 ) -> None:
-    """Write RUN's report: one page (state, recipe summary, loss and evaluation curves, latest
-    evaluation, image grids) with its PNGs beside it, in a folder you can zip and open."""
+    """Write a run's report: one page in a folder you can zip and open.
+
+    The page holds the run's state, a summary of its recipe, its loss and
+    evaluation curves, its latest evaluation and its image grids (PNGs beside
+    it)."""
     from disdiff_core.report import write_report
     from disdiff_core.runs import Run
 
@@ -130,8 +133,10 @@ def compare(
     runs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Runs side by side: the recipe settings that differ, the last logged loss terms and the
-    latest evaluation (mean ± std over its seeds)."""
+    """Show runs side by side: differing settings, losses and evaluations.
+
+    The recipe settings that differ, the last logged loss terms and the latest
+    evaluation of each run (mean ± std over its seeds)."""
     from disdiff_core.compare import compare_runs
     from disdiff_core.report import format_value
 
