@@ -83,7 +83,8 @@ def test_shared_skip_block_equals_the_plain_concatenation(h_channels: int, skip_
     batch, repeats = 2, 3
     h = torch.randn(batch * repeats, h_channels, 5, 5, generator=gen, requires_grad=True)
     skip = torch.randn(batch, skip_channels, 5, 5, generator=gen)
-    emb, cond = torch.randn(batch * repeats, 6, generator=gen), torch.randn(batch * repeats, 5)
+    emb = torch.randn(batch * repeats, 6, generator=gen)
+    cond = torch.randn(batch * repeats, 5, generator=gen)
     joined = SharedSkipConcat(h, skip, repeats)
     plain = joined.materialize()
     assert plain.shape == (6, h_channels + skip_channels, 5, 5)
