@@ -6,13 +6,11 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
 
-Five settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
+Four settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
 (``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
 miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
 backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images;
-``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid);
-``shapes3d32-c8``, the same with an 8-channel latent (8×8×8, 256 codes: the 3-channel one
-drops most of the object's scale and orientation, see ``experiments/first_stage_probe.py``); and
+``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid); and
 ``dsprites32``, the same models on a restricted synth-dsprites grid at 32×32 (grey sprites, every
 4th rotation and position). The first stage and the backbone are trained once; per seed s, the DisDiff
 recipe (``recipes/toy16/disdiff.yaml``) trains once per condition with ``train.seed = s``
@@ -300,11 +298,6 @@ TOY_GRID = "864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 
 #: The first stage that works at 32 px (see the latent32 budget) and the latent backbone on it.
 FIRST_STAGE_32 = ("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
                   "first_stage.params.pixel_loss=l2")
-#: The same first stage with an 8-channel latent and a 256-entry codebook: a linear probe reads
-#: the object's scale and orientation from the 3-channel latent at 0.41 / 0.35 (from the images:
-#: 0.99 / 0.87), so the codes, trained through it, cannot hold them.
-FIRST_STAGE_32_C8 = (*FIRST_STAGE_32, "first_stage.params.z_channels=8",
-                     "first_stage.params.embed_dim=8", "first_stage.params.n_embed=256")
 LATENT_BACKBONE_8 = ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]")
 #: synth-dsprites at 32 px on every 4th rotation and position: 11 520 images.
 DSPRITES_32 = ("data.prepare={plugin: synth-dsprites, params: {size: 32, "
@@ -336,18 +329,6 @@ SETTINGS = {
         "the first stage and latent backbone of latent32",
         first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000,
         probe_rows="spread"),
-    "shapes3d32-c8": Setting(
-        store="synth-shapes3d-32",
-        prepare=("data.prepare={plugin: synth-shapes3d, params: {size: 32}}",),
-        backbone="tiny/backbone",
-        backbone_sets=(*LATENT_BACKBONE_8, "backbone.params.in_channels=8"),
-        backbone_steps=3000,
-        disdiff_sets=("encoder.params.image_size=32",), num_factors=6,
-        budget="synth-shapes3d 32×32 (the Shapes3D grid, as shapes3d32); the first stage of "
-        "shapes3d32 with an 8-channel latent and 256 codes (32 px → 8×8×8; the 3-channel one "
-        "loses most of the object's scale and orientation) and the latent backbone on it",
-        first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32_C8,
-        first_stage_steps=1000, probe_rows="spread"),
     "dsprites32": Setting(
         store="synth-dsprites-32",
         prepare=(DSPRITES_32,),
