@@ -4,7 +4,7 @@ DisDiff codes are trained to reconstruct), from the quantised latent and from th
 reconstruction, and, when DisDiff runs are given, from their codes.
 
     python experiments/first_stage_probe.py RUN --data STORE [--disdiff RUN ...]
-        [--images 6000] [--seed 0] [--json out.json]
+        [--images 6000] [--seed 0] [--skip image reconstruction] [--json out.json]
 
 RUN is any run that carries a first stage (the first stage's own run, a backbone or a DisDiff
 run over it). ``--images`` rows are drawn with ``RandomState(seed)``; a fifth of them is held
@@ -38,6 +38,8 @@ from disdiff_core.recipes.model import Component
 from disdiff_core.stages.components import build_component
 
 BATCH = 256
+#: The feature sets probed besides the DisDiff codes.
+FEATURES = ("image", "latent", "quantised latent", "reconstruction")
 
 
 def first_stage_features(run: Path, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -84,6 +86,9 @@ def main() -> None:
                         help="DisDiff runs over this first stage whose codes to probe too")
     parser.add_argument("--images", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip", nargs="*", default=[], choices=FEATURES,
+                        help="feature sets not to probe (the 3072-dim image and reconstruction "
+                        "take most of the time)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -98,6 +103,7 @@ def main() -> None:
                else np.stack(np.unravel_index(rows, sizes), axis=1))[order]
     features = {"image": images.reshape(len(images), -1).astype(np.float32)}
     features |= first_stage_features(args.run, images)
+    features = {name: values for name, values in features.items() if name not in args.skip}
     for run in args.disdiff:
         codes = encode_images(load_disdiff(run, device="cpu"), images)
         features[f"codes of {run.name}"] = codes.flatten(1).numpy()
