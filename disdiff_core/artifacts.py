@@ -73,4 +73,3 @@ def save_codes(run_dir: str | Path, step: int, store_path: str | Path,
     return save_artifact(run_dir, codes_name(step, store_path), codes,
                          {"store": str(store_path), "step": step,
                           "encoder": "EMA (exported) weights, eval mode"})
-

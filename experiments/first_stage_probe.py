@@ -93,16 +93,16 @@ def main() -> None:
     args = parser.parse_args()
 
     store = open_store(args.data)
+    store.ground_truth()  # a store without factors stops here, with a message naming it
     names, sizes = store.factor_names, store.factor_sizes
     rows = np.sort(np.random.RandomState(args.seed).choice(store.num_images, args.images,
                                                            replace=False))
     order = np.random.RandomState(args.seed + 1).permutation(len(rows))  # split not by row
     images = store.read_rows(rows)[order]
-    table = store.factors  # None: the rows are the whole grid in canonical order
-    factors = (table[rows] if table is not None
-               else np.stack(np.unravel_index(rows, sizes), axis=1))[order]
+    factors = store.factors[rows][order]
     features = {"image": images.reshape(len(images), -1).astype(np.float32)}
-    features |= first_stage_features(args.run, images)
+    if set(FEATURES[1:]) - set(args.skip):
+        features |= first_stage_features(args.run, images)
     features = {name: values for name, values in features.items() if name not in args.skip}
     for run in args.disdiff:
         codes = encode_images(load_disdiff(run, device="cpu"), images)
