@@ -4,7 +4,6 @@ latent), its codebook snap and its decoding; the script writes one JSON per prob
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,16 +17,11 @@ from disdiff_core.recipes.yaml_io import dump_yaml
 from disdiff_core.stages.components import export_weights
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "first_stage_probe.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import first_stage_probe as probe_script  # a script beside the others, not a package
+
 VQ = {"in_channels": 3, "ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "norm_groups": 4,
       "z_channels": 3, "embed_dim": 3, "n_embed": 16, "disc_weight": 0.0}
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("first_stage_probe", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def vq_run(root: Path, store: Path) -> tuple[Path, torch.nn.Module]:
@@ -46,7 +40,7 @@ def test_probes_read_an_encoded_factor_and_not_a_random_one() -> None:
     rng = np.random.RandomState(0)
     factors = np.stack([rng.randint(0, 4, 500), rng.randint(0, 4, 500)], axis=1)
     features = np.concatenate([np.eye(4)[factors[:, 0]] * 3, rng.randn(500, 6)], axis=1)
-    scores = load_script().probe_accuracies(features.astype(np.float32), factors,
+    scores = probe_script.probe_accuracies(features.astype(np.float32), factors,
                                             ["carried", "absent"], seed=0)
     assert scores["carried"]["logistic"] > 0.95 and scores["carried"]["mlp"] > 0.9
     assert scores["absent"]["logistic"] < 0.45 and scores["absent"]["mlp"] < 0.45
@@ -56,7 +50,7 @@ def test_first_stage_features_are_the_latent_its_codebook_snap_and_its_decoding(
         tmp_path: Path, toy_store: Path) -> None:
     run, model = vq_run(tmp_path, toy_store)
     images = np.random.RandomState(1).randint(0, 256, (5, 16, 16, 3), dtype=np.uint8)
-    features = load_script().first_stage_features(run, images)
+    features = probe_script.first_stage_features(run, images)
     assert set(features) == {"latent", "quantised latent", "reconstruction"}
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
     with torch.no_grad():
