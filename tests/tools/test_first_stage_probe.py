@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from disdiff_core import registry
+from disdiff_core.loading import to_model_input
 from disdiff_core.recipes.yaml_io import dump_yaml
 from disdiff_core.stages.components import export_weights
 
@@ -52,7 +53,7 @@ def test_first_stage_features_are_the_latent_its_codebook_snap_and_its_decoding(
     images = np.random.RandomState(1).randint(0, 256, (5, 16, 16, 3), dtype=np.uint8)
     features = probe_script.first_stage_features(run, images)
     assert set(features) == {"latent", "quantised latent", "reconstruction"}
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_model_input(images, torch.device("cpu"))
     with torch.no_grad():
         latent = model.encode(x)
         np.testing.assert_allclose(features["latent"], latent.flatten(1).numpy(), atol=1e-5)
