@@ -209,6 +209,12 @@ CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
 CONDITIONS.update({
     f"{name}-b32-x{scale}": with_sets(f"{name}-x{scale}", "train.batch_size=32", what="batch 32")
     for name in ("lambda0", "disdiff-lam0.2") for scale in (5, 10)})
+#: The same pair at batch 64, halfway from the CPU recipe's 32 to the reference's 128: batch
+#: 16 → 32 took the term past 2/N in every seed; does a larger batch keep the weak seeds'
+#: colours in one code each?
+CONDITIONS.update({
+    f"{name}-b64-x5": with_sets(f"{name}-x5", "train.batch_size=64", what="batch 64")
+    for name in ("lambda0", "disdiff-lam0.2")})
 #: The CPU recipe's pair with N = 8 codes for the grid's 6 factors: in the seeds where DisDiff
 #: fell behind, one colour was split over several codes or two colours shared one; spare codes
 #: give a split somewhere to go without taking another factor's code.

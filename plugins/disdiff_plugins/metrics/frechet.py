@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import scipy.linalg
 
-MatrixRoot = Literal["sqrtm", "eigh"]
+from disdiff_plugins.metrics.specs import MatrixRoot
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from pydantic import Field
 
 from disdiff_core.plugin import Params, PluginSpec
 
+#: How the Fréchet distance computes Tr(√(Σ₁Σ₂)) (see ``frechet.py``).
+MatrixRoot = Literal["sqrtm", "eigh"]
+
 _POINTS = "observations drawn per batch when sampling (dlib: 16)"
 
 
@@ -108,7 +111,7 @@ class FIDParams(Params):
     )
     batch_size: int = Field(50, ge=1, description="images per Inception forward pass")
     device: str | None = Field(None, description="torch device; default: cuda when present")
-    matrix_root: Literal["sqrtm", "eigh"] = Field(
+    matrix_root: MatrixRoot = Field(
         "sqrtm",
         description="Tr sqrt(S1 S2) of the Frechet distance: sqrtm: scipy.linalg.sqrtm as "
         "pytorch-fid (published FIDs use it); eigh: symmetric eigenvalue form (equal to rounding, "
