@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from effect_size import compare, comparison_table
 
 from disdiff_core.api import encode_store, load_disdiff
 from disdiff_core.data.store import open_store
@@ -363,7 +364,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--conditions", nargs="+", choices=[*CONDITIONS, "untrained"],
                         default=["disdiff", "lambda0", "untrained"])
     parser.add_argument("--doc", type=Path, default=Path("docs/results/toy-disentanglement.md"))
+    parser.add_argument("--compare", nargs=2, action="append", default=[],
+                        metavar=("CONDITION", "CONTROL"),
+                        help="also write how far CONDITION is ahead of CONTROL over the seeds "
+                        "(pooled std, bootstrap interval, paired t); repeatable")
     args = parser.parse_args()
+    for pair in args.compare:
+        if missing := [name for name in pair if name not in args.conditions]:
+            parser.error(f"--compare {' '.join(pair)}: {', '.join(missing)} not in --conditions")
     setting = SETTINGS[args.setting]
     if args.work is None:
         suffix = "" if args.setting == "pixel16" else f"-{args.setting}"
@@ -569,6 +577,21 @@ def probe_slices(args: argparse.Namespace, results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def comparisons(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    """One table per ``--compare`` pair: every score both conditions have, over the seeds."""
+    tables = []
+    for condition, control in args.compare:
+        rows = []
+        for name, metric, number in COLUMNS:
+            key = f"{metric}/{number}"
+            values = [np.array([results[c][s].get(key, np.nan) for s in args.seeds])
+                      for c in (condition, control)]
+            if not np.isnan(values).any():
+                rows.append(compare(name, *values))
+        tables.append(comparison_table(condition, control, rows))
+    return "\n\n".join(tables)
+
+
 def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], path: Path) -> None:
     """One panel per instrument of :data:`CURVES`, one curve per condition (mean over seeds of
     the logged values at each step)."""
@@ -645,10 +668,15 @@ def main() -> None:
         "",
         per_seed(args, results),
         "",
+        *([("How far each compared condition is ahead of its control (a positive difference: "
+            "ahead), per score over the seeds above; the interval resamples seeds, a seed's "
+            "two runs together:"), "", comparisons(args, results), ""] if args.compare else []),
     ])
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.doc, doc)
     print(table(args, results))
+    if args.compare:
+        print(comparisons(args, results))
     print(f"written {args.doc}, {curves} and {args.work / 'results.json'} ({minutes:.1f} min)")
 
 
