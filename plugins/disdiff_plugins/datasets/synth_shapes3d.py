@@ -43,7 +43,6 @@ SHAPES = ["cube", "cylinder", "sphere", "capsule"]
 HUES = np.linspace(0.0, 1.0, 10, endpoint=False)
 SCALES = np.linspace(0.75, 1.25, 8)
 AZIMUTHS_DEG = np.linspace(-30.0, 30.0, 15)
-NUM_GEOMETRIES = 8 * 4 * 15
 
 # Scene (world units, y up). The camera orbits the origin at CAMERA_DISTANCE, CAMERA_HEIGHT
 # above the floor, looking at LOOK_AT; walls at z = BACK_WALL and x = ±SIDE_WALL.
