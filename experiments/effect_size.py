@@ -96,8 +96,7 @@ def comparison_table(name: str, control: str, rows: list[Comparison]) -> str:
     header = (f"| {name} against {control} | mean | control | pooled std (population) | "
               f"pooled std (sample) | 90 % bootstrap interval | seeds ahead | paired t | "
               f"above {BAR:g} |")
-    lines = [header,
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         low, high = row.interval
         lines.append(

@@ -369,6 +369,8 @@ def parse_args() -> argparse.Namespace:
                         help="also write how far CONDITION is ahead of CONTROL over the seeds "
                         "(pooled std, bootstrap interval, paired t); repeatable")
     args = parser.parse_args()
+    if args.compare and len(args.seeds) < 2:
+        parser.error("--compare needs two or more --seeds (its spread is over seeds)")
     for pair in args.compare:
         if missing := [name for name in pair if name not in args.conditions]:
             parser.error(f"--compare {' '.join(pair)}: {', '.join(missing)} not in --conditions")
@@ -628,6 +630,7 @@ def main() -> None:
         "command": command, "setting": args.setting, "seeds": args.seeds, "lambda": args.lam,
         "steps": args.steps, "first_stage_steps": args.first_stage_steps,
         "backbone_steps": args.backbone_steps, "results": results, "minutes": minutes})
+    compared = comparisons(args, results) if args.compare else ""
     doc = "\n".join([
         "# Toy disentanglement study (generated)",
         "",
@@ -670,13 +673,13 @@ def main() -> None:
         "",
         *([("How far each compared condition is ahead of its control (a positive difference: "
             "ahead), per score over the seeds above; the interval resamples seeds, a seed's "
-            "two runs together:"), "", comparisons(args, results), ""] if args.compare else []),
+            "two runs together:"), "", compared, ""] if compared else []),
     ])
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.doc, doc)
     print(table(args, results))
-    if args.compare:
-        print(comparisons(args, results))
+    if compared:
+        print(compared)
     print(f"written {args.doc}, {curves} and {args.work / 'results.json'} ({minutes:.1f} min)")
 
 

@@ -85,3 +85,16 @@ def test_study_writes_one_table_per_compared_pair() -> None:
     assert "| DCI disentanglement | 0.220 | 0.190 |" in text
     # a score the runs do not have (MIG here) is left out rather than shown as nan
     assert "MIG" not in text and "nan" not in text
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--seeds", "2", "--conditions", "disdiff", "lambda0", "--compare", "disdiff", "lambda0"],
+    ["--seeds", "0", "1", "--conditions", "disdiff", "--compare", "disdiff", "lambda0"]])
+def test_study_refuses_a_comparison_it_cannot_make(arguments: list[str],
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    study = pytest.importorskip("toy_disentanglement")
+    monkeypatch.setattr(sys, "argv", ["toy_disentanglement.py", *arguments])
+    with pytest.raises(SystemExit) as exit_info:
+        study.parse_args()
+    assert exit_info.value.code == 2 and "--compare" in capsys.readouterr().err
