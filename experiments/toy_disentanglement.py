@@ -5,6 +5,7 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
     python experiments/toy_disentanglement.py [--setting pixel16] [--work experiments/work]
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
+        [--compare CONDITION CONTROL] [--jobs 1]
 
 Four settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
 (``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
@@ -22,7 +23,8 @@ with the disentangling weight set to 0 (identical computation, no effect). The u
 baseline is the same encoder architecture with the initial weights of seed s.
 Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1`` reduction)
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
-Finished runs are reused, so an interrupted study continues where it stopped.
+Finished runs are reused, so an interrupted study continues where it stopped. ``--jobs J``
+trains J runs at a time in worker processes (the frozen models first, alone).
 
 Writes ``WORK/results.json`` and a Markdown table (``--doc``) with the budget and the command.
 """
@@ -31,10 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import platform
 import re
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -368,7 +373,12 @@ def parse_args() -> argparse.Namespace:
                         metavar=("CONDITION", "CONTROL"),
                         help="also write how far CONDITION is ahead of CONTROL over the seeds "
                         "(pooled std, bootstrap interval, paired t); repeatable")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained side by side, each in its own process on an equal "
+                        "share of the CPU cores (default 1: one after another, in this process)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 or more")
     if args.compare and len(args.seeds) < 2:
         parser.error("--compare needs two or more --seeds (its spread is over seeds)")
     for pair in args.compare:
@@ -424,18 +434,27 @@ def train_frozen_models(args: argparse.Namespace, data: list[str]) -> Path:
     return runs / "backbone"
 
 
-def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], Path]:
-    """The frozen models, then every trained condition per seed; returns their run folders."""
-    work = args.work.resolve()
+@dataclass(frozen=True)
+class PlannedRun:
+    """One (condition, seed) run of a study: its pipeline step, and the runs of the same seed
+    it starts from (a warm start's source, a continued twin), which must finish first."""
+
+    condition: str
+    seed: int
+    step: PipelineStep
+    after: tuple[tuple[str, int], ...]
+
+
+def run_dir(work: Path, condition: str, seed: int) -> Path:
+    return work.resolve() / "runs" / f"{condition}-seed{seed}"
+
+
+def plan_runs(args: argparse.Namespace, data: list[str], backbone: Path) -> list[PlannedRun]:
+    """Every trained condition per seed, each after the runs it starts from."""
     setting = SETTINGS[args.setting]
-    data = [f"data.store={store}", *setting.prepare]
-    backbone = train_frozen_models(args, data)
-    runs = {}
-    trained = train_order(args.conditions)
-    if "untrained" in args.conditions and not trained:
-        raise SystemExit("the untrained baseline takes its architecture from a trained condition")
+    planned = []
     for seed in args.seeds:
-        for name in trained:
+        for name in train_order(args.conditions):
             condition = CONDITIONS[name]
             steps = args.steps * condition.steps_scale
             params = condition.disentangle.format(lam=args.lam, half=steps // 2)
@@ -445,13 +464,62 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
                     losses_override(params), f"encoder.params.num_factors={setting.num_factors}",
                     *setting.disdiff_sets, *condition.sets]
             if condition.warm_from:
-                source = runs[(condition.warm_from, seed)]
+                source = run_dir(args.work, condition.warm_from, seed)
                 sets += [f"encoder.from_run={source}", f"field.from_run={source}"]
-            out = work / "runs" / f"{name}-seed{seed}"
-            shorter = runs[(condition.continues, seed)] if condition.continues else None
-            run_pipeline([PipelineStep("toy16/disdiff", tuple(sets), out, shorter)])
-            runs[(name, seed)] = out
-    return runs
+            shorter = (run_dir(args.work, condition.continues, seed) if condition.continues
+                       else None)
+            step = PipelineStep("toy16/disdiff", tuple(sets), run_dir(args.work, name, seed),
+                                shorter)
+            after = tuple((source, seed) for source in (condition.warm_from, condition.continues)
+                          if source)
+            planned.append(PlannedRun(name, seed, step, after))
+    return planned
+
+
+def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], Path]:
+    """The frozen models, then every trained condition per seed (``--jobs`` at a time);
+    returns their run folders."""
+    setting = SETTINGS[args.setting]
+    data = [f"data.store={store}", *setting.prepare]
+    backbone = train_frozen_models(args, data)
+    planned = plan_runs(args, data, backbone)
+    if "untrained" in args.conditions and not planned:
+        raise SystemExit("the untrained baseline takes its architecture from a trained condition")
+    if args.jobs == 1:
+        for run in planned:
+            run_pipeline([run.step])
+    else:
+        train_side_by_side(planned, args.jobs)
+    return {(run.condition, run.seed): run.step.out for run in planned}
+
+
+def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
+    """Train the planned runs in ``jobs`` worker processes, each on an equal share of the CPU
+    cores (one thread each with as many jobs as cores: the same sums, and so the same weights,
+    as a run started alone with OMP_NUM_THREADS=1), a run starting once those it starts from
+    are done. The first failure stops the study with its error."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    waiting, running, done = list(planned), {}, set()
+    context = multiprocessing.get_context("spawn")  # a forked torch may hang in its thread pool
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(threads,)) as pool:
+        while waiting or running:
+            for run in [run for run in waiting if set(run.after) <= done]:
+                waiting.remove(run)
+                running[pool.submit(train_one, run.step)] = run
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run = running.pop(future)
+                future.result()
+                done.add((run.condition, run.seed))
+                print(f"trained {run.condition} seed {run.seed} "
+                      f"({len(done)} of {len(planned)} runs)", flush=True)
+
+
+def train_one(step: PipelineStep) -> None:
+    """One pipeline step in a worker process, its set-up lines prefixed with its run folder."""
+    assert step.out is not None
+    run_pipeline([step], echo=lambda line: print(f"[{step.out.name}] {line}", flush=True))
 
 
 def losses_override(disentangle_params: str) -> str:

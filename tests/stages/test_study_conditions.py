@@ -5,6 +5,7 @@ conditions a chain needs."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -39,3 +40,20 @@ def test_a_condition_whose_loss_depends_on_its_steps_starts_over() -> None:
 def test_training_order_puts_the_shorter_twin_first() -> None:
     assert study.train_order(["disdiff-lam0.2-b32-x10", "untrained"]) == [
         "disdiff-lam0.2-b32-x5", "disdiff-lam0.2-b32-x10"]
+
+
+def test_planned_runs_wait_for_the_runs_they_start_from(tmp_path: Path) -> None:
+    args = argparse.Namespace(setting="pixel16", seeds=[0, 1], steps=10, lam=0.05, work=tmp_path,
+                              conditions=["lambda0-x10", "disdiff-warm", "untrained"])
+    planned = {(run.condition, run.seed): run
+               for run in study.plan_runs(args, ["data.store=x"], tmp_path / "backbone")}
+    assert set(planned) == {(name, seed) for seed in (0, 1) for name in
+                            ("lambda0-x5", "lambda0-x10", "lambda0", "disdiff-warm")}
+    continued = planned[("lambda0-x10", 1)]
+    assert continued.after == (("lambda0-x5", 1),)
+    assert continued.step.continue_from == tmp_path / "runs" / "lambda0-x5-seed1"
+    assert "train.steps=100" in continued.step.overrides
+    warm = planned[("disdiff-warm", 0)]
+    assert warm.after == (("lambda0", 0),)
+    assert f"encoder.from_run={tmp_path / 'runs' / 'lambda0-seed0'}" in warm.step.overrides
+    assert planned[("lambda0", 0)].after == ()
