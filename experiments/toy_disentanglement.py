@@ -7,20 +7,21 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
         [--compare CONDITION CONTROL] [--jobs 1]
 
-Four settings (:data:`SETTINGS`): ``pixel16``, a small pixel-space backbone
+Four settings (``study_settings.py``): ``pixel16``, a small pixel-space backbone
 (``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
 miniature: a VQ first stage (``recipes/tiny/autoencoder.yaml``, 32 px → 8×8×3) and a latent
 backbone (``recipes/tiny/backbone.yaml``) trained much longer, on 32×32 images;
 ``shapes3d32``, the same models on synth-shapes3d at 32×32 (the paper's Shapes3D grid); and
-``dsprites32``, the same models on a restricted synth-dsprites grid at 32×32 (grey sprites, every
-4th rotation and position). The first stage and the backbone are trained once; per seed s, the DisDiff
-recipe (``recipes/toy16/disdiff.yaml``) trains once per condition with ``train.seed = s``
-(initial weights, data order and noise follow it). Conditions (:data:`CONDITIONS`): as shipped
-(λ = 0.05, the reference value); with the ``w_normalize`` stabiliser (w divided by its batch
-mean, so the term is not scaled down by the young field's small magnitude), also at λ = 1; with
-w over the decoded image; with G_c on a detached code (the ablation of the gradient path); and
-with the disentangling weight set to 0 (identical computation, no effect). The untrained
-baseline is the same encoder architecture with the initial weights of seed s.
+``dsprites32``, the same models on a restricted synth-dsprites grid at 32×32 (grey sprites,
+every 4th rotation and position). The first stage and the backbone are trained once; per seed
+s, the DisDiff recipe (``recipes/toy16/disdiff.yaml``) trains once per condition with
+``train.seed = s`` (initial weights, data order and noise follow it). Conditions
+(``study_conditions.py``), among others: as shipped (λ = 0.05, the reference value); with the
+``w_normalize`` stabiliser (w divided by its batch mean, so the term is not scaled down by the
+young field's small magnitude), also at λ = 1; with w over the decoded image; with G_c on a
+detached code (the ablation of the gradient path); and with the disentangling weight set to 0
+(identical computation, no effect). The untrained baseline is the same encoder architecture
+with the initial weights of seed s.
 Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1`` reduction)
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
 Finished runs are reused, so an interrupted study continues where it stopped. ``--jobs J``
@@ -36,17 +37,18 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from effect_size import compare, comparison_table
+from study_conditions import CONDITIONS, train_order
+from study_settings import SETTINGS
 
 from disdiff_core.api import encode_store, load_disdiff
 from disdiff_core.data.store import open_store
@@ -71,200 +73,7 @@ COLUMNS = [
     ("probe acc. invariant", "probe", "acc_invariant"),
     ("probe acc. variant", "probe", "acc_variant"),
 ]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One trained condition: the disentangling loss's parameters (YAML flow, ``{lam}`` is
-    --lambda, ``{half}`` half the condition's steps), other recipe overrides, the condition
-    whose run of the same seed initialises the encoder and the field (a warm start), if any,
-    how many times --steps it trains, and the condition whose finished run of the same seed it
-    continues (``--continue-from``: the same recipe with fewer steps, so the run only trains
-    the steps that remain and equals a run trained straight), if any."""
-
-    label: str
-    disentangle: str
-    sets: tuple[str, ...] = ()
-    warm_from: str | None = None
-    steps_scale: int = 1
-    continues: str | None = None
-
-
-CONDITIONS = {
-    "lambda0": Condition("same recipe, λ = 0 (PDAE-style)", "{{weight: 0.0}}"),
-    "disdiff": Condition("DisDiff (λ = {lam}, faithful)", "{{weight: {lam}}}"),
-    "disdiff-wnorm": Condition("DisDiff (λ = {lam}, w normalised by its batch mean)",
-                               "{{weight: {lam}, w_normalize: true}}"),
-    "disdiff-wnorm-l1": Condition("DisDiff (λ = 1, w normalised by its batch mean)",
-                                  "{{weight: 1.0, w_normalize: true}}"),
-    "disdiff-image-w": Condition("DisDiff (λ = {lam}, w over the decoded image)",
-                                 "{{weight: {lam}, weight_mode: image}}"),
-    "disdiff-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1)",
-                                 "{{weight: {lam}, weight_mode: uniform}}"),
-    "disdiff-lwarmup": Condition("DisDiff (λ = {lam}, λ warm-up over the first half)",
-                                 "{{weight: {lam}, warmup_steps: {half}}}"),
-    "disdiff-d32": Condition("DisDiff (λ = {lam}, D = 32)", "{{weight: {lam}}}",
-                             ("encoder.params.factor_dim=32",)),
-    "disdiff-refenc": Condition("DisDiff (λ = {lam}, the reference's encoder: width 128, D = 32)",
-                                "{{weight: {lam}}}",
-                                ("encoder.params.factor_dim=32", "encoder.params.channels=128")),
-    "disdiff-detached": Condition("DisDiff (λ = {lam}, G_c on a detached code: ablation)",
-                                  "{{weight: {lam}, code_gradient: detached}}"),
-    "lambda0-warm": Condition("λ = 0 continued from the λ = 0 run (control)", "{{weight: 0.0}}",
-                              warm_from="lambda0"),
-    "disdiff-warm": Condition("DisDiff (λ = {lam}) warm-started from the λ = 0 run",
-                              "{{weight: {lam}}}", warm_from="lambda0"),
-    "disdiff-warm-uniform": Condition("DisDiff (λ = {lam}, w ≡ 1) warm-started from λ = 0",
-                                      "{{weight: {lam}, weight_mode: uniform}}",
-                                      warm_from="lambda0"),
-    **{f"disdiff-warm-band-{band}{suffix}": Condition(
-        f"DisDiff (λ = {weight}, w ≡ 1, only t in [{low}, {high})) warm-started from λ = 0",
-        f"{{{{weight: {weight}, weight_mode: uniform, t_range: [{low}, {high}]}}}}",
-        warm_from="lambda0")
-       for band, (low, high) in {"mid": (400, 600), "high": (800, 1000)}.items()
-       for suffix, weight in {"": "{lam}", "-l1": "1.0"}.items()},
-    "disdiff-warm-band-mid-l1-detached": Condition(
-        "DisDiff (λ = 1, w ≡ 1, only t in [400, 600), G_c on a detached code) warm-started",
-        "{{weight: 1.0, weight_mode: uniform, t_range: [400, 600], code_gradient: detached}}",
-        warm_from="lambda0"),
-}
-#: Conditions also trained for five times the steps (a longer budget for the term to learn in).
-LONGER = ("lambda0-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
-
-
-def scaled(name: str, scale: int) -> Condition:
-    """Condition ``name`` trained for ``scale`` times the steps."""
-    return replace(CONDITIONS[name], steps_scale=scale,
-                   label=CONDITIONS[name].label + f", {scale} × the steps")
-
-
-def with_sets(name: str, *overrides: str, what: str) -> Condition:
-    """Condition ``name`` with more recipe overrides, its label saying ``what`` they change."""
-    return replace(CONDITIONS[name], sets=(*CONDITIONS[name].sets, *overrides),
-                   label=f"{CONDITIONS[name].label}, {what}")
-
-
-CONDITIONS.update({f"{name}-long": scaled(name, 5) for name in LONGER})
-#: Conditions also trained with the encoder's learning rate at a tenth (the term's target, Ē,
-#: then moves slowly: a field trained on the term learns its ranking only under a still Ē).
-SLOW_ENCODER = ("lambda0-warm", "disdiff-warm", "disdiff-warm-band-mid",
-                "disdiff-warm-band-mid-l1-detached")
-CONDITIONS.update({
-    f"{name}-slowenc": with_sets(name, "train.lr_scale={encoder: 0.1}", what="encoder lr × 0.1")
-    for name in SLOW_ENCODER})
-#: Conditions also trained with Ē a slow moving average of E (decay 0.995 per step, a horizon
-#: of about 200 steps) instead of a copy: the ruler moves slowly while the codes stay live.
-AVERAGED_ENCODER = ("disdiff-warm", "disdiff-warm-band-mid", "disdiff-warm-band-mid-l1-detached")
-CONDITIONS.update({f"{name}-emaenc": replace(
-    CONDITIONS[name],
-    disentangle=CONDITIONS[name].disentangle.removesuffix("}}") + ", frozen_encoder_decay: 0.995}}",
-    label=CONDITIONS[name].label + ", Ē an average of E (decay 0.995)")
-    for name in AVERAGED_ENCODER})
-#: Field first: the field learns the band's term against a still encoder (lr × 0), then the
-#: encoder joins (at a tenth of the rate, or at the full rate with Ē an average of E), with the
-#: term on a detached code (the encoder then learns from the reconstruction through fields that
-#: already specialise) or on the live code.
-FIELD_FIRST = "disdiff-warm-band-mid-l1-frozenenc"
-CONDITIONS[FIELD_FIRST] = replace(
-    CONDITIONS["disdiff-warm-band-mid-l1"], sets=("train.lr_scale={encoder: 0.0}",),
-    label=CONDITIONS["disdiff-warm-band-mid-l1"].label + ", encoder frozen")
-CONDITIONS.update({
-    f"fieldfirst-{name.removeprefix('disdiff-warm-')}": replace(
-        CONDITIONS[name], warm_from=FIELD_FIRST,
-        label=re.sub(" warm-started( from λ = 0)?", " after the field-first run",
-                     CONDITIONS[name].label))
-    for name in ("disdiff-warm-band-mid-l1-detached-slowenc", "disdiff-warm-band-mid-slowenc",
-                 "disdiff-warm-band-mid-l1-detached-emaenc", "disdiff-warm-band-mid-emaenc")})
-#: The field-first chain at 3 × the steps in both phases (the encoder joins at lr × 0.1, live),
-#: and its control: λ = 0 continued at the encoder's lr × 0.1 for as many steps as phase two.
-CONDITIONS[f"{FIELD_FIRST}-x3"] = scaled(FIELD_FIRST, 3)
-CONDITIONS["fieldfirst-x3-band-mid-slowenc"] = replace(
-    CONDITIONS["fieldfirst-band-mid-slowenc"], warm_from=f"{FIELD_FIRST}-x3", steps_scale=3,
-    label=CONDITIONS["fieldfirst-band-mid-slowenc"].label + ", both phases 3 × the steps")
-CONDITIONS["lambda0-warm-slowenc-x3"] = scaled("lambda0-warm-slowenc", 3)
-#: The reference's optimiser regime scaled to a CPU run: lr 2e-6 × batch (2.56e-4 at the
-#: reference's batch 128) at batch 64, with a linear warm-up over a quarter of an 800-step run
-#: (the reference's 10k steps would never end here). AdamW with weight decay 0.01 is the
-#: recipes' default already; EMA stays 0.999 (0.9999 would leave the weights near their start).
-REFERENCE_OPTIMISER = ("train.batch_size=64", "train.lr=1.28e-4", "train.warmup_steps=200")
-CONDITIONS.update({
-    f"{name}-refopt": with_sets(name, *REFERENCE_OPTIMISER, what="reference optimiser regime")
-    for name in ("lambda0", "disdiff")})
-#: The faithful recipe and its λ = 0 twin at 3, 5 and 10 × the steps (on the latent backbone w,
-#: and with it the term's weight, grows through training: a longer run gives it the time).
-CONDITIONS.update({f"{name}-x{scale}": scaled(name, scale)
-                   for name in ("lambda0", "disdiff") for scale in (3, 5, 10)})
-#: The faithful recipe with the term weighted more than the reference's 0.05 (its launcher ran
-#: 1.0, overriding the YAML), at 5 and 10 × the steps: at λ = 0.05 the term's accuracy still
-#: climbs at step 4000; does more pressure take it past 2/N sooner, and widen the codes' lead?
-CONDITIONS.update({f"disdiff-lam{lam}-x{scale}": replace(
-    CONDITIONS[f"disdiff-x{scale}"], disentangle=f"{{{{weight: {lam}}}}}",
-    label=f"DisDiff (λ = {lam}, faithful otherwise), {scale} × the steps")
-    for lam in ("0.1", "0.2", "0.3", "0.5", "1.0") for scale in (5, 10)})
-#: The larger λ reached by a linear ramp over the first half of the run: λ = 0.3 learns
-#: more slowly than 0.2 from the start (the young field cannot take it); ramped, the field
-#: grows first and the term gets the larger weight late, when w has grown.
-CONDITIONS.update({f"disdiff-lam{lam}-lwarmup-x5": replace(
-    CONDITIONS[f"disdiff-lam{lam}-x5"],
-    disentangle=f"{{{{weight: {lam}, warmup_steps: {{half}}}}}}",
-    label=f"DisDiff (λ = {lam} ramped over the first half), 5 × the steps")
-    for lam in ("0.2", "0.3")})
-#: λ = 0 and λ = 0.2 at 4000 (or 8000) steps of batch 32 (the study's recipe trains at 16): the
-#: term is a 6-way classification whose gradient, from 16 images a step, is noisy; twice the
-#: images a step. ``disdiff-lam0.2-b32-x5`` is what recipes/shapes3d-cpu/ trains.
-CONDITIONS.update({
-    f"{name}-b32-x{scale}": with_sets(f"{name}-x{scale}", "train.batch_size=32", what="batch 32")
-    for name in ("lambda0", "disdiff-lam0.2") for scale in (5, 10)})
-#: The same pair at batch 64, halfway from the CPU recipe's 32 to the reference's 128: batch
-#: 16 → 32 took the term past 2/N in every seed; does a larger batch keep the weak seeds'
-#: colours in one code each?
-CONDITIONS.update({
-    f"{name}-b64-x5": with_sets(f"{name}-x5", "train.batch_size=64", what="batch 64")
-    for name in ("lambda0", "disdiff-lam0.2")})
-#: The CPU recipe's pair with N = 8 codes for the grid's 6 factors: in the seeds where DisDiff
-#: fell behind, one colour was split over several codes or two colours shared one; spare codes
-#: give a split somewhere to go without taking another factor's code.
-CONDITIONS.update({
-    f"{name}-b32-n8-x5": with_sets(f"{name}-b32-x5", "encoder.params.num_factors=8",
-                                   what="N = 8")
-    for name in ("lambda0", "disdiff-lam0.2")})
-#: The reference's encoder at 5 × the steps: is the term's plateau near 2/N the small encoder's?
-CONDITIONS["disdiff-refenc-x5"] = scaled("disdiff-refenc", 5)
-#: PDAE's timestep weighting of the reconstruction, SNR^0.1 / (1 + SNR) (the mean shift's
-#: ``snr_weighting``, off in the reference): the small t, where ε_θ alone is right and the
-#: fields have nothing to add, stop drowning the gradient of the large t, where the code matters.
-CONDITIONS.update({
-    f"{name}-snr": with_sets(name, "losses.0.params.snr_weighting=true",
-                             what="reconstruction SNR-weighted (PDAE)")
-    for name in ("lambda0", "disdiff")})
-#: The larger λ with PDAE's weighting, at 5 × the steps, and its λ = 0 twin: the weighting
-#: widened the DCI gap at 800 steps; does it add to the larger λ's?
-CONDITIONS["lambda0-snr-x5"] = scaled("lambda0-snr", 5)
-CONDITIONS["disdiff-lam0.2-snr-x5"] = replace(
-    CONDITIONS["disdiff-lam0.2-x5"], sets=CONDITIONS["disdiff-snr"].sets,
-    label=CONDITIONS["disdiff-lam0.2-x5"].label + ", reconstruction SNR-weighted (PDAE)")
 UNTRAINED = "untrained encoder"
-
-
-def shorter_twin(name: str) -> str | None:
-    """The condition that ``name`` trains for more steps of and is otherwise equal to (its
-    ``-x5`` twin for an ``-x10`` one), or None."""
-    if not name.endswith("-x10"):
-        return None
-    twin = name.removesuffix("-x10") + "-x5"
-    if twin not in CONDITIONS:
-        return None
-    longer, shorter = CONDITIONS[name], CONDITIONS[twin]
-    same = replace(longer, steps_scale=shorter.steps_scale, label=shorter.label) == shorter
-    return twin if same and "{half}" not in longer.disentangle else None
-
-
-#: Every ``-x10`` condition continues its ``-x5`` twin's run: with the learning rate constant
-#: after warm-up, the first half of the 8000 steps IS the twin's run (bit for bit), so only the
-#: second half is trained.
-CONDITIONS.update({name: replace(condition, continues=twin)
-                   for name, condition in CONDITIONS.items() if (twin := shorter_twin(name))})
-
 #: Instruments kept from the end of each run's log (see docs/method.md and the run report).
 INSTRUMENTS = ("rec", "ce_variant", "ce_invariant", "acc_variant", "acc_invariant", "w",
                "grad_z/share_dis")
@@ -278,81 +87,6 @@ CURVES = {
 }
 #: Images (the first ones of the store) the accuracy probe uses per timestep slice.
 PROBE_IMAGES = 320
-
-
-@dataclass(frozen=True)
-class Setting:
-    """The data and the frozen models every condition of a study trains over: the store's
-    folder under WORK/data and its preparation, the first stage's recipe (None: pixel space,
-    the backbone run serves as its own identity first stage) and the backbone's, with their
-    ``--set`` overrides, and what the DisDiff recipe needs changed for this image size."""
-
-    store: str
-    prepare: tuple[str, ...]
-    backbone: str
-    backbone_sets: tuple[str, ...]
-    backbone_steps: int
-    disdiff_sets: tuple[str, ...]
-    budget: str
-    first_stage: str | None = None
-    first_stage_sets: tuple[str, ...] = ()
-    first_stage_steps: int = 0
-    #: The encoder's number of factors N (one per factor of the data).
-    num_factors: int = 5
-    #: Where the accuracy probe takes its images: the store's first rows, or rows spread
-    #: evenly over it (a large grid in canonical order shares its leading factors for
-    #: thousands of rows, so its first rows would show one floor, wall and object colour).
-    probe_rows: Literal["first", "spread"] = "first"
-
-
-#: The toy-shapes grid both toy settings render.
-TOY_GRID = "864 images, factors shape 3 × hue 4 × scale 2 × pos_x 6 × pos_y 6"
-#: The first stage that works at 32 px (see the latent32 budget) and the latent backbone on it.
-FIRST_STAGE_32 = ("first_stage.params.ch_mult=[1,2,2]", "first_stage.params.disc_weight=0",
-                  "first_stage.params.pixel_loss=l2")
-LATENT_BACKBONE_8 = ("backbone.params.image_size=8", "backbone.params.attention_resolutions=[4]")
-#: synth-dsprites at 32 px on every 4th rotation and position: 11 520 images.
-DSPRITES_32 = ("data.prepare={plugin: synth-dsprites, params: {size: 32, "
-               "stride: {orientation: 4, pos_x: 4, pos_y: 4}}}")
-SETTINGS = {
-    "pixel16": Setting(
-        store="toy-shapes-16", prepare=(), backbone="toy16/backbone", backbone_sets=(),
-        backbone_steps=600, disdiff_sets=(),
-        budget=f"toy-shapes 16×16 ({TOY_GRID}); pixel-space backbone "
-        "`recipes/toy16/backbone.yaml` (base 16 channels)"),
-    "latent32": Setting(
-        store="toy-shapes-32",
-        prepare=("data.prepare={plugin: toy-shapes, params: {size: 32}}",),
-        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8,
-        backbone_steps=3000, disdiff_sets=("encoder.params.image_size=32",),
-        budget=f"toy-shapes 32×32 ({TOY_GRID}); VQ first stage `recipes/tiny/autoencoder.yaml` "
-        "with ch_mult [1, 2, 2] (32 px → 8×8×3 latent, 64 codes; pixel loss L2 and no "
-        "discriminator: with the recipe's L1 and discriminator it collapsed at 32 px to one "
-        "image, or to black); latent backbone "
-        "`recipes/tiny/backbone.yaml` (base 32 channels) on it",
-        first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000),
-    "shapes3d32": Setting(
-        store="synth-shapes3d-32",
-        prepare=("data.prepare={plugin: synth-shapes3d, params: {size: 32}}",),
-        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
-        disdiff_sets=("encoder.params.image_size=32",), num_factors=6,
-        budget="synth-shapes3d 32×32 (480 000 images, factors floor_hue 10 × wall_hue 10 × "
-        "object_hue 10 × scale 8 × shape 4 × orientation 15, the Shapes3D grid); "
-        "the first stage and latent backbone of latent32",
-        first_stage="tiny/autoencoder", first_stage_sets=FIRST_STAGE_32, first_stage_steps=1000,
-        probe_rows="spread"),
-    "dsprites32": Setting(
-        store="synth-dsprites-32",
-        prepare=(DSPRITES_32,),
-        backbone="tiny/backbone", backbone_sets=LATENT_BACKBONE_8, backbone_steps=3000,
-        disdiff_sets=("encoder.params.image_size=32", "encoder.params.in_channels=1"),
-        budget="synth-dsprites 32×32 on a restricted grid (11 520 grey images, factors shape 3 "
-        "× scale 6 × orientation 10 × pos_x 8 × pos_y 8: every 4th rotation and position of "
-        "dSprites); the first stage (one input channel) and latent backbone of latent32",
-        first_stage="tiny/autoencoder",
-        first_stage_sets=(*FIRST_STAGE_32, "first_stage.params.in_channels=1"),
-        first_stage_steps=1000, probe_rows="spread"),
-}
 
 
 def parse_args() -> argparse.Namespace:
@@ -397,23 +131,6 @@ def label(args: argparse.Namespace, condition: str) -> str:
     if condition == "untrained":
         return UNTRAINED
     return CONDITIONS[condition].label.format(lam=args.lam)
-
-
-def train_order(conditions: list[str]) -> list[str]:
-    """Trained conditions, each after the one it is warm-started from or continues."""
-    order: list[str] = []
-
-    def add(name: str) -> None:
-        for source in (CONDITIONS[name].warm_from, CONDITIONS[name].continues):
-            if source:
-                add(source)
-        if name not in order:
-            order.append(name)
-
-    for name in conditions:
-        if name != "untrained":
-            add(name)
-    return order
 
 
 def train_frozen_models(args: argparse.Namespace, data: list[str]) -> Path:

@@ -14,15 +14,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
 study = pytest.importorskip("toy_disentanglement")
+conditions = pytest.importorskip("study_conditions")
 
 
 def test_continued_conditions_differ_from_their_twin_only_in_steps() -> None:
-    continued = {name: condition.continues for name, condition in study.CONDITIONS.items()
+    continued = {name: condition.continues for name, condition in conditions.CONDITIONS.items()
                  if condition.continues}
     assert continued["disdiff-lam0.2-b32-x10"] == "disdiff-lam0.2-b32-x5"
     assert continued["lambda0-b32-x10"] == "lambda0-b32-x5"
     for name, twin in continued.items():
-        longer, shorter = study.CONDITIONS[name], study.CONDITIONS[twin]
+        longer, shorter = conditions.CONDITIONS[name], conditions.CONDITIONS[twin]
         assert (longer.steps_scale, shorter.steps_scale) == (10, 5)
         assert replace(longer, steps_scale=5, label=shorter.label, continues=None) == shorter
 
@@ -30,15 +31,15 @@ def test_continued_conditions_differ_from_their_twin_only_in_steps() -> None:
 def test_a_condition_whose_loss_depends_on_its_steps_starts_over() -> None:
     # a λ ramp over half the run is a different recipe at 4000 and 8000 steps
     name = "disdiff-lam0.2-lwarmup-x10"
-    study.CONDITIONS[name] = replace(study.CONDITIONS["disdiff-lam0.2-lwarmup-x5"], steps_scale=10)
+    conditions.CONDITIONS[name] = replace(conditions.CONDITIONS["disdiff-lam0.2-lwarmup-x5"], steps_scale=10)
     try:
-        assert study.shorter_twin(name) is None
+        assert conditions.shorter_twin(name) is None
     finally:
-        del study.CONDITIONS[name]
+        del conditions.CONDITIONS[name]
 
 
 def test_training_order_puts_the_shorter_twin_first() -> None:
-    assert study.train_order(["disdiff-lam0.2-b32-x10", "untrained"]) == [
+    assert conditions.train_order(["disdiff-lam0.2-b32-x10", "untrained"]) == [
         "disdiff-lam0.2-b32-x5", "disdiff-lam0.2-b32-x10"]
 
 
