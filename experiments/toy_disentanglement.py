@@ -25,7 +25,7 @@ with the initial weights of seed s.
 Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1`` reduction)
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
 Finished runs are reused, so an interrupted study continues where it stopped. ``--jobs J``
-trains J runs at a time in worker processes (the frozen models first, alone).
+trains and scores J runs at a time in worker processes (the frozen models first, alone).
 
 Writes ``WORK/results.json`` and a Markdown table (``--doc``) with the budget and the command.
 """
@@ -39,7 +39,7 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,7 @@ def parse_args() -> argparse.Namespace:
                         help="also write how far CONDITION is ahead of CONTROL over the seeds "
                         "(pooled std, bootstrap interval, paired t); repeatable")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained side by side, each in its own process on an equal "
+                        help="runs trained and scored side by side, each in its own process on an equal "
                         "share of the CPU cores (default 1: one after another, in this process)")
     args = parser.parse_args()
     if args.jobs < 1:
@@ -210,16 +210,22 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
     return {(run.condition, run.seed): run.step.out for run in planned}
 
 
-def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
-    """Train the planned runs in ``jobs`` worker processes, each on an equal share of the CPU
-    cores (one thread each with as many jobs as cores: the same sums, and so the same weights,
-    as a run started alone with OMP_NUM_THREADS=1), a run starting once those it starts from
-    are done. The first failure stops the study with its error."""
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """``jobs`` worker processes, each on an equal share of the CPU cores (one thread each with
+    as many jobs as cores: the same sums, and so the same weights, as a run started alone with
+    OMP_NUM_THREADS=1)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    waiting, running, done = list(planned), {}, set()
     context = multiprocessing.get_context("spawn")  # a forked torch may hang in its thread pool
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
-                             initargs=(threads,)) as pool:
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
+                               initargs=(threads,))
+
+
+def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
+    """Train the planned runs in ``jobs`` worker processes (:func:`worker_pool`), a run
+    starting once those it starts from are done. The first failure stops the study with its
+    error."""
+    waiting, running, done = list(planned), {}, set()
+    with worker_pool(jobs) as pool:
         while waiting or running:
             for run in [run for run in waiting if set(run.after) <= done]:
                 waiting.remove(run)
@@ -272,43 +278,65 @@ def last_logged(run: Path) -> dict[str, float]:
 
 
 def score(args: argparse.Namespace, runs: dict[tuple[str, int], Path], store_path: Path) -> dict:
-    """Exact metrics, the accuracy probe and the last logged instruments of every run. Scores
-    are kept in ``WORK/scores.json`` by condition and seed, and reused (scoring a run takes a
-    minute): a study can be scored a few seeds at a time, also by studies running side by side
-    (one thread each runs two at about 1.6 times the pace of one on two threads)."""
-    store = open_store(store_path)
-    ground_truth = store.ground_truth()
+    """Exact metrics, the accuracy probe and the last logged instruments of every run
+    (``--jobs`` at a time). Scores are kept in ``WORK/scores.json`` by condition and seed, and
+    reused (scoring a run takes a minute): a study can be scored a few seeds at a time, also by
+    studies running side by side."""
     saved = read_results(args.work)
     results: dict[str, Any] = {condition: {int(seed): entry for seed, entry in
                                            saved.get(condition, {}).items()}
                                for condition in args.conditions}
     architecture = next(c for c in args.conditions if c != "untrained")
-    for seed in args.seeds:
-        for condition in args.conditions:
-            known = results[condition].get(seed)
-            if known and ("probe/acc_invariant" in known or condition == "untrained"):
-                continue
-            run = runs[(architecture if condition == "untrained" else condition, seed)]
-            start = time.monotonic()
-            model = load_disdiff(run, "cpu")
-            codes = codes_of(model, condition, seed, run, store)
-            result = evaluate_codes(codes, METRICS, ground_truth=ground_truth, seeds=[seed])
-            entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
-                     for _, metric, number in COLUMNS if metric != "probe"}
-            if condition != "untrained":
-                accuracy = probe(model, store, seed, SETTINGS[args.setting].probe_rows)
-                entry.update({f"probe/{k}": v for k, v in accuracy.items()})
-                latest = last_logged(run)
-                entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
-                # a seed fixes a run only at the same thread count (see the per-seed table)
-                entry["train/cpu_threads"] = (Run.open(run).info.get("environment")
-                                              or {}).get("cpu_threads")
-            results[condition][seed] = entry
-            print(f"seed {seed} {condition:<9} " + "  ".join(
-                f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
-                if f"{m}/{n}" in entry) + f"  ({time.monotonic() - start:.0f} s)", flush=True)
-            save_score(args.work, condition, seed, entry)
+    todo = {(condition, seed): runs[(architecture if condition == "untrained" else condition,
+                                     seed)]
+            for seed in args.seeds for condition in args.conditions
+            if not is_scored(condition, results[condition].get(seed))}
+    probe_rows = SETTINGS[args.setting].probe_rows
+
+    def keep(condition: str, seed: int, entry: dict[str, Any], seconds: float) -> None:
+        results[condition][seed] = entry
+        print(f"seed {seed} {condition:<9} " + "  ".join(
+            f"{name} {entry[f'{m}/{n}']:.3f}" for name, m, n in COLUMNS
+            if f"{m}/{n}" in entry) + f"  ({seconds:.0f} s)", flush=True)
+        save_score(args.work, condition, seed, entry)
+
+    if args.jobs == 1:
+        for (condition, seed), run in todo.items():
+            keep(condition, seed, *score_run(condition, seed, run, store_path, probe_rows))
+    else:
+        with worker_pool(args.jobs) as pool:
+            scoring = {pool.submit(score_run, condition, seed, run, store_path, probe_rows):
+                       (condition, seed) for (condition, seed), run in todo.items()}
+            for future in as_completed(scoring):
+                keep(*scoring[future], *future.result())
     return results
+
+
+def is_scored(condition: str, entry: dict[str, Any] | None) -> bool:
+    """Whether a saved entry holds every score (entries saved before the probe existed don't)."""
+    return entry is not None and ("probe/acc_invariant" in entry or condition == "untrained")
+
+
+def score_run(condition: str, seed: int, run: Path, store_path: Path,
+              probe_rows: str) -> tuple[dict[str, Any], float]:
+    """One run's scores (see :func:`score`; ``untrained``: an encoder of ``run``'s architecture
+    with seed ``seed``'s initial weights) and the seconds they took."""
+    start = time.monotonic()
+    store = open_store(store_path)
+    model = load_disdiff(run, "cpu")
+    codes = codes_of(model, condition, seed, run, store)
+    result = evaluate_codes(codes, METRICS, ground_truth=store.ground_truth(), seeds=[seed])
+    entry = {f"{metric}/{number}": result["metrics"][metric][number]["mean"]
+             for _, metric, number in COLUMNS if metric != "probe"}
+    if condition != "untrained":
+        accuracy = probe(model, store, seed, probe_rows)
+        entry.update({f"probe/{k}": v for k, v in accuracy.items()})
+        latest = last_logged(run)
+        entry.update({f"final/{key}": latest.get(key) for key in INSTRUMENTS})
+        # a seed fixes a run only at the same thread count (see the per-seed table)
+        entry["train/cpu_threads"] = (Run.open(run).info.get("environment")
+                                      or {}).get("cpu_threads")
+    return entry, time.monotonic() - start
 
 
 def save_score(work: Path, condition: str, seed: int, entry: dict[str, Any]) -> None:

@@ -94,16 +94,22 @@ def test_dsprites_setting_trains_over_the_restricted_grid(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_runs_trained_side_by_side_equal_runs_trained_alone(tmp_path: Path) -> None:
-    """``--jobs``: a chain (the 10 × run continues its 5 × twin) and a second condition train in
-    worker processes, one thread each; retrained alone on one thread, a run ends at the same
-    weights, bit for bit."""
+    """``--jobs``: a chain (the 10 × run continues its 5 × twin) and a second condition train
+    and are scored in worker processes, one thread each; retrained and scored alone on one
+    thread, a run ends at the same weights, bit for bit, and the same scores."""
     cores = str(os.cpu_count() or 1)  # as many jobs as cores: one thread a job
     run_study(tmp_path, "--conditions", "lambda0-x10", "disdiff", "--jobs", cores)
-    runs = tmp_path / "work" / "runs"
+    work = tmp_path / "work"
+    runs = work / "runs"
     assert json.loads((runs / "lambda0-x10-seed0" / "run.json").read_text())["step"] == 20
     side_by_side = runs / "disdiff-seed0"
     side_by_side.rename(runs / "side-by-side")
+    scored_side_by_side = json.loads((work / "scores.json").read_text())
+    assert set(scored_side_by_side) == {"lambda0-x10", "disdiff"}
+    (work / "scores.json").unlink()
     run_study(tmp_path, "--conditions", "disdiff")
     for weights in ("encoder.safetensors", "field.safetensors"):
         assert ((runs / "side-by-side" / "weights" / weights).read_bytes()
                 == (side_by_side / "weights" / weights).read_bytes())
+    alone = json.loads((work / "scores.json").read_text())
+    assert alone["disdiff"] == scored_side_by_side["disdiff"]
