@@ -39,7 +39,7 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,21 +222,34 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
 
 def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
     """Train the planned runs in ``jobs`` worker processes (:func:`worker_pool`), a run
-    starting once those it starts from are done. The first failure stops the study with its
-    error."""
-    waiting, running, done = list(planned), {}, set()
+    starting once those it starts from are done. After a failure no run starts; those already
+    training finish (they are kept, and a run not started is trained by the next call), then
+    the first failure's error is raised."""
+    waiting, done = list(planned), set()
+    running: dict[Future[None], PlannedRun] = {}
+    failure: BaseException | None = None
     with worker_pool(jobs) as pool:
-        while waiting or running:
-            for run in [run for run in waiting if set(run.after) <= done]:
+        while running or (waiting and failure is None):
+            for run in [run for run in waiting if set(run.after) <= done and failure is None]:
                 waiting.remove(run)
                 running[pool.submit(train_one, run.step)] = run
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 run = running.pop(future)
-                future.result()
-                done.add((run.condition, run.seed))
-                print(f"trained {run.condition} seed {run.seed} "
-                      f"({len(done)} of {len(planned)} runs)", flush=True)
+                if future.cancelled():
+                    continue
+                if (error := future.exception()) is None:
+                    done.add((run.condition, run.seed))
+                    print(f"trained {run.condition} seed {run.seed} "
+                          f"({len(done)} of {len(planned)} runs)", flush=True)
+                elif failure is None:
+                    failure = error
+                    for other in running:
+                        other.cancel()  # those not started yet
+                    print(f"{run.condition} seed {run.seed} failed ({error}); no other run "
+                          "starts, the ones training finish", flush=True)
+    if failure is not None:
+        raise failure
 
 
 def train_one(step: PipelineStep) -> None:

@@ -1,7 +1,8 @@
-"""The study's conditions (experiments/toy_disentanglement.py): each ``-x10`` condition continues
-its ``-x5`` twin only where the two are the same recipe but for the steps (the continuation then
-equals a straight run; see tests/runs/test_continue_run.py), and training starts from the
-conditions a chain needs."""
+"""The study's conditions (experiments/study_conditions.py) and its plan of runs
+(experiments/toy_disentanglement.py): each ``-x10`` condition continues its ``-x5`` twin only
+where the two are the same recipe but for the steps (the continuation then equals a straight
+run; see tests/runs/test_continue_run.py), training starts from the conditions a chain needs,
+and a run side by side that fails keeps the runs that start from it from starting."""
 
 from __future__ import annotations
 
@@ -58,3 +59,15 @@ def test_planned_runs_wait_for_the_runs_they_start_from(tmp_path: Path) -> None:
     assert warm.after == (("lambda0", 0),)
     assert f"encoder.from_run={tmp_path / 'runs' / 'lambda0-seed0'}" in warm.step.overrides
     assert planned[("lambda0", 0)].after == ()
+
+
+def test_a_failed_run_stops_the_runs_that_start_from_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    step = study.PipelineStep("no-such-recipe", out=tmp_path / "runs" / "first")
+    planned = [study.PlannedRun("first", 0, step, ()),
+               study.PlannedRun("second", 0, replace(step, out=tmp_path / "runs" / "second"),
+                                (("first", 0),))]
+    with pytest.raises(Exception, match="no-such-recipe"):
+        study.train_side_by_side(planned, jobs=2)
+    assert "first seed 0 failed" in capsys.readouterr().out
+    assert not (tmp_path / "runs" / "second").exists()
