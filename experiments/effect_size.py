@@ -21,6 +21,9 @@ BAR = 2.0
 #: A pooled spread below this is no spread (the scores lie in [0, 1]; equal scores can leave a
 #: variance of rounding size, and a difference over it would read as astronomically large).
 NO_SPREAD = 1e-12
+#: Below this many seeds the bootstrap is not reported: n seeds have only C(2n − 1, n) distinct
+#: resamplings (2 seeds: 3, one of them with a spread, so the "interval" is a point; 4: 35).
+MIN_BOOTSTRAP_SEEDS = 5
 
 
 def pooled_std_difference(condition: np.ndarray, control: np.ndarray, ddof: int = 0) -> float:
@@ -44,7 +47,9 @@ def bootstrap_interval(condition: np.ndarray, control: np.ndarray, *, level: flo
     """The central ``level`` interval of the pooled-std difference (population std) over
     ``draws`` resamplings of the seeds with replacement, pairs kept together. Resamplings in
     which both spreads vanish (one seed drawn every time) are left out; nan when every one
-    does (no spread at all)."""
+    does (no spread at all) or below :data:`MIN_BOOTSTRAP_SEEDS` seeds."""
+    if len(condition) < MIN_BOOTSTRAP_SEEDS:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(condition), size=(draws, len(condition)))
     ours, theirs = condition[picks], control[picks]
@@ -99,9 +104,10 @@ def comparison_table(name: str, control: str, rows: list[Comparison]) -> str:
     lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         low, high = row.interval
+        interval = "–" if np.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"
         lines.append(
             f"| {row.score} | {row.condition_mean:.3f} | {row.control_mean:.3f} | "
-            f"{row.pooled:+.2f} | {row.pooled_sample:+.2f} | [{low:+.2f}, {high:+.2f}] | "
+            f"{row.pooled:+.2f} | {row.pooled_sample:+.2f} | {interval} | "
             f"{row.seeds_ahead} of {row.seeds} | {row.paired_t:.2f} | "
             f"{'yes' if row.meets_bar else 'no'} |")
     return "\n".join(lines)

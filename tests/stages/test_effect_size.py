@@ -98,3 +98,11 @@ def test_study_refuses_a_comparison_it_cannot_make(arguments: list[str],
     with pytest.raises(SystemExit) as exit_info:
         study.parse_args()
     assert exit_info.value.code == 2 and "--compare" in capsys.readouterr().err
+
+
+def test_too_few_seeds_have_no_interval() -> None:
+    # two seeds: every resampling with a spread draws both, so an "interval" would be a point
+    condition, control = np.array([0.45, 0.50]), np.array([0.38, 0.43])
+    assert all(np.isnan(effect_size.bootstrap_interval(condition, control)))
+    row = effect_size.compare("DCI", condition, control)
+    assert "| – |" in effect_size.comparison_table("a", "b", [row])
