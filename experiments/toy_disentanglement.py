@@ -108,8 +108,9 @@ def parse_args() -> argparse.Namespace:
                         help="also write how far CONDITION is ahead of CONTROL over the seeds "
                         "(pooled std, bootstrap interval, paired t); repeatable")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained and scored side by side, each in its own process on an equal "
-                        "share of the CPU cores (default 1: one after another, in this process)")
+                        help="runs trained and scored side by side, each in its own process "
+                        "on an equal share of the CPU cores (default 1: one after another, in "
+                        "this process)")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: give 1 or more")
@@ -229,8 +230,8 @@ def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
     running: dict[Future[None], PlannedRun] = {}
     failure: BaseException | None = None
     with worker_pool(jobs) as pool:
-        while running or (waiting and failure is None):
-            for run in [run for run in waiting if set(run.after) <= done and failure is None]:
+        while running or waiting:
+            for run in [run for run in waiting if set(run.after) <= done]:
                 waiting.remove(run)
                 running[pool.submit(train_one, run.step)] = run
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -244,6 +245,7 @@ def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
                           f"({len(done)} of {len(planned)} runs)", flush=True)
                 elif failure is None:
                     failure = error
+                    waiting.clear()
                     for other in running:
                         other.cancel()  # those not started yet
                     print(f"{run.condition} seed {run.seed} failed ({error}); no other run "
