@@ -33,6 +33,7 @@ Writes ``WORK/results.json`` and a Markdown table (``--doc``) with the budget an
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing
 import os
@@ -42,7 +43,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -255,9 +256,31 @@ def train_side_by_side(planned: list[PlannedRun], jobs: int) -> None:
 
 
 def train_one(step: PipelineStep) -> None:
-    """One pipeline step in a worker process, its set-up lines prefixed with its run folder."""
+    """One pipeline step in a worker process, every line it prints (set-up and progress)
+    prefixed with its run folder's name."""
     assert step.out is not None
-    run_pipeline([step], echo=lambda line: print(f"[{step.out.name}] {line}", flush=True))
+    lines = NamedLines(step.out.name, sys.stdout)
+    run_pipeline([step], echo=lambda line: print(line, file=lines, flush=True), stream=lines)
+
+
+class NamedLines(io.TextIOBase):
+    """A text stream that writes each complete line to ``out`` as ``[name] line``: runs trained
+    side by side print into one terminal, and without the name their step lines cannot be told
+    apart. A line is held until its newline arrives (``print`` writes the text and the newline
+    separately)."""
+
+    def __init__(self, name: str, out: IO[str]) -> None:
+        super().__init__()
+        self.prefix, self.out, self.pending = f"[{name}] ", out, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.out.write(f"{self.prefix}{line}\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def losses_override(disentangle_params: str) -> str:

@@ -7,6 +7,7 @@ and a run side by side that fails keeps the runs that start from it from startin
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -71,3 +72,15 @@ def test_a_failed_run_stops_the_runs_that_start_from_it(
         study.train_side_by_side(planned, jobs=2)
     assert "first seed 0 failed" in capsys.readouterr().out
     assert not (tmp_path / "runs" / "second").exists()
+
+
+def test_a_worker_names_its_run_on_every_line_it_prints() -> None:
+    out = io.StringIO()
+    lines = study.NamedLines("disdiff-seed0", out)
+    print("step 50/4000  loss 0.1", file=lines)
+    lines.write("step 100")
+    assert out.getvalue() == "[disdiff-seed0] step 50/4000  loss 0.1\n"  # the rest waits
+    lines.write("/4000\nresumed\n")
+    assert out.getvalue().splitlines()[1:] == ["[disdiff-seed0] step 100/4000",
+                                               "[disdiff-seed0] resumed"]
+    assert not lines.isatty()  # so the trainer prints lines, not a live bar
