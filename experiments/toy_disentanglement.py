@@ -5,7 +5,7 @@ procedural toy-shapes set (five known factors) or a Shapes3D-like grid, over sev
     python experiments/toy_disentanglement.py [--setting pixel16] [--work experiments/work]
         [--seeds 0 1 2] [--backbone-steps 600] [--steps 800] [--lambda 0.05]
         [--conditions disdiff lambda0 ...] [--doc docs/results/toy-disentanglement.md]
-        [--compare CONDITION CONTROL] [--jobs 1]
+        [--compare CONDITION CONTROL] [--jobs 1] [--score-only] [--import-scores FILE ...]
 
 Four settings (``study_settings.py``): ``pixel16``, a small pixel-space backbone
 (``recipes/toy16/backbone.yaml``) on 16×16 images; ``latent32``, the paper's shape in
@@ -26,8 +26,12 @@ Every representation is scored EXACTLY (disentanglement_lib settings, the ``pca1
 with metric seed s: FactorVAE score, DCI disentanglement, MIG (plus DCI informativeness).
 Finished runs are reused, so an interrupted study continues where it stopped. ``--jobs J``
 trains and scores J runs at a time in worker processes (the frozen models first, alone).
+``--score-only`` trains nothing: a study over more seeds than are trained (the seeds of
+several stops, say) then stops, naming the runs it lacks, instead of training them.
 
-Writes ``WORK/results.json`` and a Markdown table (``--doc``) with the budget and the command.
+Writes ``WORK/results.json``, a Markdown table (``--doc``) with the budget and the command, and
+beside it ``DOC-scores.json``, the table's scores at full precision by condition and seed: kept
+with the doc, they let ``--import-scores`` combine seeds whose work folder is gone.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from disdiff_core.io import write_bytes_atomic, write_json_atomic, write_text_at
 from disdiff_core.loading import read_run_recipe, to_model_input
 from disdiff_core.report.plots import plot_curves
 from disdiff_core.report.series import Series
-from disdiff_core.runs import Run
+from disdiff_core.runs import RUN_FILE, Run
 from disdiff_core.stages.components import build_component
 from disdiff_core.stages.pipeline import PipelineStep, run_pipeline
 from disdiff_core.term_probe import disentangle_accuracy
@@ -112,6 +116,12 @@ def parse_args() -> argparse.Namespace:
                         help="runs trained and scored side by side, each in its own process "
                         "on an equal share of the CPU cores (default 1: one after another, in "
                         "this process)")
+    parser.add_argument("--score-only", action="store_true",
+                        help="train nothing: score the finished runs not scored yet and write "
+                        "the table; stops, naming them, if a run is neither finished nor scored")
+    parser.add_argument("--import-scores", type=Path, nargs="+", default=[], metavar="FILE",
+                        help="scores an earlier study wrote beside its --doc (DOC-scores.json), "
+                        "added to WORK/scores.json first: seeds whose runs are gone still count")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: give 1 or more")
@@ -197,9 +207,14 @@ def plan_runs(args: argparse.Namespace, data: list[str], backbone: Path) -> list
 
 def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], Path]:
     """The frozen models, then every trained condition per seed (``--jobs`` at a time);
-    returns their run folders."""
+    returns their run folders. With ``--score-only``, nothing is trained (see
+    :func:`check_nothing_to_train`)."""
     setting = SETTINGS[args.setting]
     data = [f"data.store={store}", *setting.prepare]
+    if args.score_only:
+        planned = plan_runs(args, data, args.work.resolve() / "runs" / "backbone")
+        check_nothing_to_train(planned, read_results(args.work))
+        return {(run.condition, run.seed): run.step.out for run in planned}
     backbone = train_frozen_models(args, data)
     planned = plan_runs(args, data, backbone)
     if "untrained" in args.conditions and not planned:
@@ -210,6 +225,23 @@ def train_runs(args: argparse.Namespace, store: Path) -> dict[tuple[str, int], P
     else:
         train_side_by_side(planned, args.jobs)
     return {(run.condition, run.seed): run.step.out for run in planned}
+
+
+def check_nothing_to_train(planned: list[PlannedRun], saved: dict[str, Any]) -> None:
+    """Stop, naming them, if some planned runs are neither finished (to be scored) nor scored
+    already (their entry in ``saved``, the scores so far): ``--score-only`` would have to train
+    them."""
+    lacking = [run for run in planned if not is_finished(run.step.out)
+               and not is_scored(run.condition, saved.get(run.condition, {}).get(str(run.seed)))]
+    if lacking:
+        names = ", ".join(f"{run.condition} seed {run.seed} ({run.step.out})" for run in lacking)
+        raise SystemExit(f"--score-only: {len(lacking)} run(s) neither finished nor scored: "
+                         f"{names}. Train them (the same command without --score-only) or add "
+                         "their scores with --import-scores.")
+
+
+def is_finished(run: Path | None) -> bool:
+    return run is not None and (run / RUN_FILE).is_file() and Run.open(run).status == "finished"
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
@@ -385,6 +417,27 @@ def save_score(work: Path, condition: str, seed: int, entry: dict[str, Any]) -> 
     write_json_atomic(work / "scores.json", saved)
 
 
+def import_scores(work: Path, files: list[Path]) -> None:
+    """Add the entries of earlier studies' ``DOC-scores.json`` files to ``WORK/scores.json``;
+    an entry already there (the same run, scored here) is kept."""
+    saved = read_results(work)
+    for path in files:
+        try:
+            imported = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"--import-scores {path}: not a scores file ({error})") from error
+        for condition, entries in imported.items():
+            for seed, entry in entries.items():
+                saved.setdefault(condition, {}).setdefault(seed, entry)
+    write_json_atomic(work / "scores.json", saved)
+
+
+def reported_scores(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """The entries the table is made of, by condition and seed (``DOC-scores.json``)."""
+    return {condition: {str(seed): results[condition][seed] for seed in args.seeds}
+            for condition in args.conditions}
+
+
 def read_results(work: Path) -> dict[str, Any]:
     path = work / "scores.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -445,12 +498,15 @@ def comparisons(args: argparse.Namespace, results: dict[str, Any]) -> str:
     return "\n\n".join(tables)
 
 
-def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], path: Path) -> None:
+def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path],
+                path: Path) -> list[int]:
     """One panel per instrument of :data:`CURVES`, one curve per condition (mean over seeds of
-    the logged values at each step)."""
+    the logged values at each step); returns the seeds drawn (those whose runs are kept)."""
     trained = [condition for condition in args.conditions if condition != "untrained"]
-    logs = {(condition, seed): Run.open(runs[(condition, seed)]).read_metrics()
-            for condition in trained for seed in args.seeds}
+    logs = {(condition, seed): (Run.open(run).read_metrics() if (run / RUN_FILE).is_file()
+                                else [])  # a run scored, then removed (--import-scores)
+            for condition in trained for seed in args.seeds
+            for run in [runs[(condition, seed)]]}
     panels: dict[str, Series] = {}
     for key, title in CURVES.items():
         series: Series = {}
@@ -464,6 +520,7 @@ def draw_curves(args: argparse.Namespace, runs: dict[tuple[str, int], Path], pat
             series[condition] = (steps, [float(np.mean(by_step[s])) for s in steps])
         panels[title] = series
     write_bytes_atomic(path, plot_curves(panels, log_y_when_positive=False))
+    return sorted({seed for (_, seed), log in logs.items() if log})
 
 
 def main() -> None:
@@ -471,10 +528,13 @@ def main() -> None:
     setting = SETTINGS[args.setting]
     started = time.monotonic()
     store = (args.work / "data" / setting.store).resolve()
+    if args.import_scores:
+        args.work.mkdir(parents=True, exist_ok=True)
+        import_scores(args.work, args.import_scores)
     runs = train_runs(args, store)
     results = score(args, runs, store)
     curves = args.doc.with_name(args.doc.stem + "-curves.png")
-    draw_curves(args, runs, curves)
+    drawn = draw_curves(args, runs, curves)
     minutes = (time.monotonic() - started) / 60
     command = "python " + " ".join(sys.argv)
     write_json_atomic(args.work / "results.json", {
@@ -488,7 +548,9 @@ def main() -> None:
         (f"Made by `{command}` in {minutes:.0f} min on "
          f"{platform.processor() or platform.machine()} (torch {torch.__version__}, "
          f"this process on {torch.get_num_threads()} CPU thread(s); each run's own in the "
-         f"per-seed table, where kept); the curves are in `{curves.name}`."),
+         f"per-seed table, where kept); the curves are in `{curves.name}`"
+         + ("." if drawn == sorted(args.seeds) else
+            f", over the seeds whose runs are kept ({', '.join(map(str, drawn)) or 'none'}).")),
         "",
         (f"Budget: {setting.budget}"
          + (f", first stage trained {args.first_stage_steps} steps" if setting.first_stage
@@ -528,6 +590,8 @@ def main() -> None:
     ])
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.doc, doc)
+    write_json_atomic(args.doc.with_name(args.doc.stem + "-scores.json"),
+                      reported_scores(args, results))
     print(table(args, results))
     if compared:
         print(compared)

@@ -2,12 +2,15 @@
 (experiments/toy_disentanglement.py): each ``-x10`` condition continues its ``-x5`` twin only
 where the two are the same recipe but for the steps (the continuation then equals a straight
 run; see tests/runs/test_continue_run.py), training starts from the conditions a chain needs,
-and a run side by side that fails keeps the runs that start from it from starting."""
+a run side by side that fails keeps the runs that start from it from starting, and a study told
+to score only trains nothing: it names the runs it lacks, or combines scores kept from earlier
+studies."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -84,3 +87,56 @@ def test_a_worker_names_its_run_on_every_line_it_prints() -> None:
     assert out.getvalue().splitlines()[1:] == ["[disdiff-seed0] step 100/4000",
                                                "[disdiff-seed0] resumed"]
     assert not lines.isatty()  # so the trainer prints lines, not a live bar
+
+
+def scored_entry(factorvae: float) -> dict[str, float]:
+    """A saved score entry of a trained condition, as :func:`study.score_run` writes one."""
+    entry = {f"{metric}/{number}": 0.3 for _, metric, number in study.COLUMNS}
+    entry |= {"factorvae/eval_accuracy": factorvae, "train/cpu_threads": 1}
+    entry |= {f"probe/acc_invariant_t{k}": 0.25 for k in range(5)}
+    return entry | {f"final/{key}": 0.1 for key in study.INSTRUMENTS}
+
+
+def test_score_only_names_the_runs_it_would_have_to_train(tmp_path: Path) -> None:
+    args = argparse.Namespace(setting="pixel16", seeds=[0, 1], steps=10, lam=0.05, work=tmp_path,
+                              conditions=["lambda0"])
+    planned = study.plan_runs(args, ["data.store=x"], tmp_path / "backbone")
+    with pytest.raises(SystemExit, match=r"2 run\(s\) neither finished nor scored: lambda0 seed 0"):
+        study.check_nothing_to_train(planned, {})
+    with pytest.raises(SystemExit, match="lambda0 seed 1") as stopped:
+        study.check_nothing_to_train(planned, {"lambda0": {"0": scored_entry(0.4)}})
+    assert "lambda0 seed 0" not in str(stopped.value)
+    study.check_nothing_to_train(planned, {"lambda0": {"0": scored_entry(0.4),
+                                                       "1": scored_entry(0.5)}})
+
+
+def test_a_study_of_imported_scores_trains_nothing_and_keeps_its_scores_beside_the_doc(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    earlier = tmp_path / "earlier-scores.json"
+    earlier.write_text(json.dumps({"lambda0": {"0": scored_entry(0.40), "1": scored_entry(0.42)},
+                                   "disdiff": {"0": scored_entry(0.50), "1": scored_entry(0.56)}}))
+    work, doc = tmp_path / "work", tmp_path / "docs" / "study.md"
+    monkeypatch.setattr(sys, "argv", [
+        "toy_disentanglement.py", "--work", str(work), "--seeds", "0", "1", "--score-only",
+        "--conditions", "disdiff", "lambda0", "--compare", "disdiff", "lambda0",
+        "--doc", str(doc), "--import-scores", str(earlier)])
+    study.main()
+    assert not (work / "runs").exists()  # nothing trained, not even the backbone
+    text = doc.read_text()
+    assert "| 0.530 ± 0.030 |" in text and "| 0.410 ± 0.010 |" in text
+    assert "over the seeds whose runs are kept (none)" in text
+    kept = json.loads((tmp_path / "docs" / "study-scores.json").read_text())
+    assert kept["disdiff"]["1"]["factorvae/eval_accuracy"] == 0.56
+
+
+def test_imported_scores_do_not_replace_the_scores_of_runs_kept_here(tmp_path: Path) -> None:
+    (tmp_path / "scores.json").write_text(json.dumps({"lambda0": {"0": {"mig/discrete_mig": 1}}}))
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"lambda0": {"0": {"mig/discrete_mig": 2},
+                                               "1": {"mig/discrete_mig": 3}}}))
+    study.import_scores(tmp_path, [earlier])
+    saved = json.loads((tmp_path / "scores.json").read_text())
+    assert saved == {"lambda0": {"0": {"mig/discrete_mig": 1}, "1": {"mig/discrete_mig": 3}}}
+    earlier.write_text("{not json")
+    with pytest.raises(SystemExit, match=f"--import-scores {earlier}: not a scores file"):
+        study.import_scores(tmp_path, [earlier])
