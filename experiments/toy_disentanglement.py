@@ -52,6 +52,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 from effect_size import compare, comparison_table
+from joblib.externals.loky import get_reusable_executor
 from study_conditions import CONDITIONS, train_order
 from study_settings import SETTINGS
 
@@ -406,7 +407,15 @@ def score_run(condition: str, seed: int, run: Path, store_path: Path,
         # a seed fixes a run only at the same thread count (see the per-seed table)
         entry["train/cpu_threads"] = (Run.open(run).info.get("environment")
                                       or {}).get("cpu_threads")
+    release_metric_processes()
     return entry, time.monotonic() - start
+
+
+def release_metric_processes() -> None:
+    """Stop the processes the exact DCI fits in (joblib's reusable loky pool). Left idle, they
+    outlive a study's worker for loky's idle timeout, and the study waited 300 s at the end of
+    its scoring for the worker to exit."""
+    get_reusable_executor().shutdown(wait=True)
 
 
 def save_score(work: Path, condition: str, seed: int, entry: dict[str, Any]) -> None:

@@ -12,10 +12,12 @@ import argparse
 import io
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
 study = pytest.importorskip("toy_disentanglement")
@@ -140,3 +142,18 @@ def test_imported_scores_do_not_replace_the_scores_of_runs_kept_here(tmp_path: P
     earlier.write_text("{not json")
     with pytest.raises(SystemExit, match=f"--import-scores {earlier}: not a scores file"):
         study.import_scores(tmp_path, [earlier])
+
+
+def fit_in_metric_processes(count: int) -> int:
+    """What scoring does in a study's worker: work in joblib's processes, then release them."""
+    total = sum(Parallel(n_jobs=2)(delayed(abs)(-k) for k in range(count)))
+    study.release_metric_processes()
+    return total
+
+
+def test_a_scoring_worker_exits_when_its_work_is_done() -> None:
+    # joblib's idle processes kept a study's worker alive for loky's 300 s idle timeout
+    started = time.monotonic()
+    with study.worker_pool(2) as pool:
+        assert list(pool.map(fit_in_metric_processes, [3, 4])) == [3, 6]
+    assert time.monotonic() - started < 120
