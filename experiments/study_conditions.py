@@ -157,7 +157,7 @@ CONDITIONS.update({
     for name in ("lambda0", "disdiff-lam0.2") for scale in (5, 10)})
 #: The same pair at batch 64, halfway from the CPU recipe's 32 to the reference's 128: batch
 #: 16 → 32 took the term past 2/N in every seed; does a larger batch keep the weak seeds'
-#: colours in one code each?
+#: colours in one code each? ``disdiff-lam0.2-b64-x5`` is what recipes/shapes3d-cpu-b64/ trains.
 CONDITIONS.update({
     f"{name}-b64-x5": with_sets(f"{name}-x5", "train.batch_size=64", what="batch 64")
     for name in ("lambda0", "disdiff-lam0.2")})

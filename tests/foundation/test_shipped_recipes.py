@@ -6,6 +6,7 @@ import pytest
 
 from disdiff_core.recipes import load_recipe
 from disdiff_core.recipes.resolve import shipped_recipes
+from disdiff_core.stages.recipe_changes import recipe_differences
 
 PAPER_DATASETS = ("shapes3d", "mpi3d", "cars3d", "celeba", "dsprites")
 
@@ -19,6 +20,20 @@ def test_every_paper_dataset_has_three_stages() -> None:
     names = set(shipped_recipes())
     for dataset in PAPER_DATASETS:
         assert {f"{dataset}/autoencoder", f"{dataset}/backbone", f"{dataset}/disdiff"} <= names
+
+
+def test_the_cpu_demonstration_at_batch_64_changes_the_batch_and_nothing_else() -> None:
+    """shapes3d-cpu-b64 is the study's condition disdiff-lam0.2-b64-x5: shapes3d-cpu's recipes
+    with DisDiff's batch doubled. Its first two stages keep their names too, so a pipeline run
+    of either folder reuses the other's finished autoencoder and backbone."""
+    for stage in ("autoencoder", "backbone"):
+        ours, base = (load_recipe(f"{folder}/{stage}").to_dict()
+                      for folder in ("shapes3d-cpu-b64", "shapes3d-cpu"))
+        assert recipe_differences(base, ours) == {}
+        assert ours["name"] == base["name"]
+    ours, base = (load_recipe(f"{folder}/disdiff").to_dict()
+                  for folder in ("shapes3d-cpu-b64", "shapes3d-cpu"))
+    assert recipe_differences(base, ours) == {"train.batch_size": (32, 64)}
 
 
 @pytest.mark.parametrize("dataset", PAPER_DATASETS)

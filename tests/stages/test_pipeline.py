@@ -17,8 +17,8 @@ from disdiff_core.stages.pipeline import Action, decide, stage_recipes, steps_of
 
 
 def test_a_folder_expands_to_its_stages_in_order() -> None:
-    for folder in ("tiny", "quickstart", "shapes3d-cpu", "shapes3d", "mpi3d", "cars3d", "celeba",
-                   "dsprites"):
+    for folder in ("tiny", "quickstart", "shapes3d-cpu", "shapes3d-cpu-b64", "shapes3d", "mpi3d",
+                   "cars3d", "celeba", "dsprites"):
         stages = [load_recipe(path).recipe.stage for path in stage_recipes(folder)]
         assert stages == ["first_stage", "backbone", "disdiff"], folder
     assert [p.stem for p in stage_recipes("toy16")] == ["backbone", "disdiff"]
