@@ -479,16 +479,19 @@ def per_seed(args: argparse.Namespace, results: dict[str, Any]) -> str:
 
 
 def probe_slices(args: argparse.Namespace, results: dict[str, Any]) -> str:
-    """The probe's invariant accuracy per timestep fifth, mean over seeds."""
+    """The probe's invariant accuracy per timestep fifth, mean over the seeds that have it
+    (scores imported from an earlier table keep only the columns that table printed)."""
     keys = [f"probe/acc_invariant_t{k}" for k in range(5)]
-    lines = ["| condition | " + " | ".join(f"t in fifth {k}" for k in range(5)) + " |",
-             "|" + "---|" * 6]
+    lines = ["| condition | seeds | " + " | ".join(f"t in fifth {k}" for k in range(5)) + " |",
+             "|" + "---|" * 7]
     for condition in args.conditions:
         if condition == "untrained":
             continue
-        means = [np.mean([results[condition][s][key] for s in args.seeds]) for key in keys]
-        lines.append(f"| {label(args, condition)} | " + " | ".join(f"{m:.3f}" for m in means)
-                     + " |")
+        seeds = [s for s in args.seeds if all(k in results[condition][s] for k in keys)]
+        means = [f"{np.mean([results[condition][s][k] for s in seeds]):.3f}" if seeds else "–"
+                 for k in keys]
+        lines.append(f"| {label(args, condition)} | {', '.join(map(str, seeds)) or 'none'} | "
+                     + " | ".join(means) + " |")
     return "\n".join(lines)
 
 
