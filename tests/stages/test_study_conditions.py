@@ -131,6 +131,20 @@ def test_a_study_of_imported_scores_trains_nothing_and_keeps_its_scores_beside_t
     assert kept["disdiff"]["1"]["factorvae/eval_accuracy"] == 0.56
 
 
+def test_the_timestep_fifths_average_over_the_seeds_that_have_them() -> None:
+    """Scores imported from an earlier table lack the per-fifth columns it printed only as
+    means: the fifths table averages over the other seeds and names them, instead of failing."""
+    from_table = {k: v for k, v in scored_entry(0.4).items()
+                  if not k.startswith("probe/acc_invariant_t")}
+    fifths = scored_entry(0.5) | {"probe/acc_invariant_t4": 0.45}
+    args = argparse.Namespace(seeds=[0, 1, 2], conditions=["lambda0"], lam=0.05)
+    rows = study.probe_slices(args, {"lambda0": {0: from_table, 1: fifths, 2: fifths}})
+    assert rows.splitlines()[2].endswith("| 1, 2 | 0.250 | 0.250 | 0.250 | 0.250 | 0.450 |")
+    args.seeds = [0]
+    rows = study.probe_slices(args, {"lambda0": {0: from_table}})
+    assert rows.splitlines()[2].endswith("| none | – | – | – | – | – |")
+
+
 def test_imported_scores_do_not_replace_the_scores_of_runs_kept_here(tmp_path: Path) -> None:
     (tmp_path / "scores.json").write_text(json.dumps({"lambda0": {"0": {"mig/discrete_mig": 1}}}))
     earlier = tmp_path / "earlier.json"
